@@ -1,0 +1,251 @@
+//! Command-line interface: the clap types, shared options, and dispatch to one module
+//! per subcommand. Results go to stdout; logs and errors go to stderr.
+
+mod migrate;
+mod redo;
+mod revert;
+mod status;
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use botdb::config::{self, UrlSource};
+use botdb::{Database, DatabaseUrl, PoolOptions, Report, Source, Step};
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// Exit code when a check (`status --check`) fails.
+pub const EXIT_CHECK_FAILED: u8 = 1;
+/// Exit code for every error.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Schema migrations for the Telegram shop bot's database (SQLite, PostgreSQL, MySQL/MariaDB).
+///
+/// The database URL comes from --database-url, else DATABASE_URL, else the bot's DB_URL
+/// (each may be set in a .env file), else the embedded default sqlite://data/botdb.sqlite3.
+///
+/// Exit codes: 0 success, 1 a check failed (status --check), 2 an error.
+#[derive(Debug, Parser)]
+#[command(name = "botdb", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Database URL: sqlite://PATH, postgres://USER:PASS@HOST/DB, mysql://USER:PASS@HOST/DB,
+    /// or the bot's SQLAlchemy form (postgresql+asyncpg://…). [env: DATABASE_URL, DB_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Read migrations from this folder instead of the embedded ones: either one backend's
+    /// folder, or a root with sqlite/, postgres/ and mysql/ inside.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub migrations_dir: Option<PathBuf>,
+
+    /// Most connections in the pool.
+    #[arg(long, global = true, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pool_size: u32,
+
+    /// Seconds to wait for a connection before giving up.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub connect_timeout: u64,
+
+    /// More log output on stderr (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations (all, or up to --to).
+    Migrate(migrate::Args),
+    /// Revert applied migrations (one by default).
+    Revert(revert::Args),
+    /// Revert the newest migrations and apply them again (for migration authors).
+    Redo(redo::Args),
+    /// List every migration as applied or pending. Never writes to the database.
+    Status(status::Args),
+}
+
+/// Sends tracing output to stderr, at the level -v/-q ask for unless RUST_LOG is set.
+pub fn init_logging(args: &GlobalArgs) {
+    let default = match (args.quiet, args.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,botdb=info",
+        (false, 1) => "info,botdb=debug",
+        (false, _) => "debug,botdb=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
+/// Runs the parsed command on a multi-threaded runtime (diesel's migration harness needs
+/// `block_in_place`, which a current-thread runtime does not allow).
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::Output)?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Migrate(args) => migrate::run(args, &cli.global).await,
+            Command::Revert(args) => revert::run(args, &cli.global).await,
+            Command::Redo(args) => redo::run(args, &cli.global).await,
+            Command::Status(args) => status::run(args, &cli.global).await,
+        }
+    })
+}
+
+impl GlobalArgs {
+    /// The URL to use, logged with where it came from.
+    fn url(&self) -> Result<DatabaseUrl, CliError> {
+        let (url, source) = config::resolve(self.database_url.as_deref())?;
+        match source {
+            UrlSource::Explicit => tracing::debug!(%url, "database from --database-url"),
+            UrlSource::Env(var) => tracing::debug!(%url, "database from {var}"),
+            UrlSource::Default => tracing::debug!(%url, "no database configured; using the embedded SQLite default"),
+        }
+        Ok(url)
+    }
+
+    fn pool_options(&self, read_only: bool) -> PoolOptions {
+        PoolOptions {
+            max_size: self.pool_size,
+            connect_timeout: Duration::from_secs(self.connect_timeout),
+            read_only,
+        }
+    }
+
+    fn source(&self) -> Source {
+        self.migrations_dir.clone().map_or(Source::Embedded, Source::Dir)
+    }
+
+    /// Connects for a command that may write.
+    async fn connect(&self) -> Result<Database, CliError> {
+        let db = Database::connect_with(self.url()?, &self.pool_options(false)).await?;
+        Ok(db.with_source(self.source()))
+    }
+}
+
+/// What can make the command fail.
+#[derive(Debug)]
+pub enum CliError {
+    /// botdb failed.
+    Botdb(botdb::Error),
+    /// Writing the output failed.
+    Output(io::Error),
+}
+
+impl From<botdb::Error> for CliError {
+    fn from(e: botdb::Error) -> Self {
+        CliError::Botdb(e)
+    }
+}
+
+impl From<io::Error> for CliError {
+    fn from(e: io::Error) -> Self {
+        CliError::Output(e)
+    }
+}
+
+impl CliError {
+    /// Prints the error as one line on stderr and picks the exit code.
+    pub fn report(self) -> ExitCode {
+        let message = match self {
+            // Piping into `head` closes stdout early: not an error.
+            CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+            CliError::Output(e) => format!("cannot write output: {e}"),
+            CliError::Botdb(e) => e.to_string(),
+        };
+        let _ = writeln!(io::stderr(), "error: {message}");
+        ExitCode::from(EXIT_ERROR)
+    }
+}
+
+/// Prints each migration as it finishes, and the closing summary.
+struct Progress {
+    out: io::Stdout,
+    error: Option<io::Error>,
+    start: std::time::Instant,
+}
+
+impl Progress {
+    fn start() -> Self {
+        Self {
+            out: io::stdout(),
+            error: None,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    fn step(&mut self, step: &Step) {
+        if self.error.is_none() {
+            let line = format!("{:<8} {} ({})", step.action, step.migration, millis(step.duration));
+            self.error = writeln!(self.out, "{line}").err();
+        }
+    }
+
+    /// `<verb> N migrations in T; <where the database is>`, or `nothing to <verb>: …`.
+    fn finish(mut self, db: &Database, report: &Report, done: &str, count: usize) -> Result<ExitCode, CliError> {
+        if let Some(e) = self.error.take() {
+            return Err(e.into());
+        }
+        let at = position(db, report.current.as_deref())?;
+        if count == 0 {
+            writeln!(self.out, "nothing to {done}: {at}")?;
+        } else {
+            let elapsed = millis(self.start.elapsed());
+            writeln!(self.out, "{done}: {} in {elapsed}; {at}", plural(count, "migration"))?;
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `12 ms`, `1.20 s`.
+fn millis(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// The closing line of migrate, revert and redo.
+fn position(db: &Database, current: Option<&str>) -> Result<String, CliError> {
+    let known = db.known_migrations()?;
+    Ok(match current {
+        None => format!("{} has no migrations applied", db.url()),
+        Some(v) => {
+            let name = known.iter().find(|m| m.version == v).map_or(v, |m| m.name.as_str());
+            format!("{} is at {name}", db.url())
+        }
+    })
+}

@@ -1,0 +1,67 @@
+//! `botdb status`: every migration, applied or pending. Read-only.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use botdb::{Database, State, Status};
+
+use super::{CliError, GlobalArgs, EXIT_CHECK_FAILED};
+
+/// List every migration as applied or pending, and any applied version this binary
+/// does not know. Never writes to the database.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Exit with 1 when any migration is pending (a deploy gate).
+    #[arg(long)]
+    pub check: bool,
+}
+
+pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
+    let url = global.url()?;
+    let source = global.source();
+    let missing_file = url.sqlite_path().is_some_and(|p| !p.exists());
+    let status = if missing_file {
+        // Opening it would create it; a status must not.
+        tracing::warn!("{url} does not exist yet: every migration is pending");
+        Status::new(url.backend(), botdb::known_migrations(&source, url.backend())?, Vec::new())
+    } else {
+        let db = Database::connect_with(url.clone(), &global.pool_options(true)).await?;
+        db.with_source(source).status().await?
+    };
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let json = serde_json::json!({
+            "database": url.redacted(),
+            "backend": status.backend,
+            "migrations": status.migrations,
+            "applied": status.applied().count(),
+            "pending": status.pending().count(),
+        });
+        writeln!(out, "{json:#}")?;
+    } else {
+        writeln!(out, "database: {url}")?;
+        for entry in &status.migrations {
+            let when = entry
+                .applied_at
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default();
+            let (state, name) = match (entry.state, &entry.name) {
+                (State::Applied, Some(name)) => ("applied", name.clone()),
+                (State::Pending, Some(name)) => ("pending", name.clone()),
+                _ => ("unknown", format!("{} (applied, but not among this binary's migrations)", entry.version)),
+            };
+            writeln!(out, "{}", format!("{state:<8} {name:<45} {when}").trim_end())?;
+        }
+        let (applied, pending) = (status.applied().count(), status.pending().count());
+        writeln!(out, "{applied} applied, {pending} pending")?;
+    }
+    if args.check && status.pending().next().is_some() {
+        return Ok(ExitCode::from(EXIT_CHECK_FAILED));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,350 @@
+//! Where the database is: URL resolution, backend detection and password redaction.
+//!
+//! The URL comes from, in order: an explicit value (`--database-url`), `DATABASE_URL`,
+//! the Python bot's own `DB_URL`, and finally the embedded default, a SQLite file at
+//! [`DEFAULT_SQLITE_PATH`]. Each variable may also come from a `.env` file
+//! ([`load_dotenv`]); the real environment wins over `.env`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// The SQLite file used when no URL is configured anywhere.
+pub const DEFAULT_SQLITE_PATH: &str = "data/botdb.sqlite3";
+
+/// The environment variables botdb reads a URL from, in order of precedence.
+pub const URL_VARIABLES: [&str; 2] = ["DATABASE_URL", "DB_URL"];
+
+/// The three database backends botdb supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// SQLite, the embedded default.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
+}
+
+impl Backend {
+    /// The name used in folders (`migrations/<name>`) and output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a resolved URL came from; shown in logs so operators know which setting won.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlSource {
+    /// Given explicitly (the `--database-url` flag or the library caller).
+    Explicit,
+    /// Read from this environment variable (possibly loaded from `.env`).
+    Env(&'static str),
+    /// Nothing was configured: the embedded SQLite default.
+    Default,
+}
+
+/// A parsed database URL: which backend, how to reach it, and how to show it safely.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    backend: Backend,
+    /// What the driver receives: a file path for SQLite, a normalised URL otherwise.
+    target: String,
+    /// The password, kept only so it can be scrubbed from driver messages.
+    password: Option<String>,
+}
+
+// A derived Debug would print the password.
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseUrl")
+            .field("backend", &self.backend)
+            .field("target", &self.redacted())
+            .finish()
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl DatabaseUrl {
+    /// Parses a URL in any form botdb accepts.
+    ///
+    /// - SQLite: `sqlite://PATH`, `sqlite:PATH`, a bare file path, or SQLAlchemy's
+    ///   `sqlite+aiosqlite:///relative/path` and `sqlite+aiosqlite:////absolute/path`.
+    /// - PostgreSQL: `postgres://`, `postgresql://`, `postgresql+asyncpg://` (any `+driver`).
+    /// - MySQL/MariaDB: `mysql://`, `mariadb://`, `mysql+aiomysql://` (any `+driver`).
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err(Error::InvalidUrl {
+                url: String::new(),
+                reason: "the URL is empty".into(),
+            });
+        }
+        let Some((scheme, rest)) = split_scheme(raw) else {
+            return Ok(Self::sqlite(raw));
+        };
+        let (base, driver) = match scheme.split_once('+') {
+            Some((base, driver)) => (base.to_ascii_lowercase(), Some(driver)),
+            None => (scheme.to_ascii_lowercase(), None),
+        };
+        match base.as_str() {
+            "sqlite" | "sqlite3" => Ok(Self::sqlite(&sqlite_path(rest, driver.is_some()))),
+            "postgres" | "postgresql" => Self::server(Backend::Postgres, "postgres", raw, rest),
+            "mysql" | "mariadb" => Self::server(Backend::Mysql, "mysql", raw, rest),
+            _ => Err(Error::UnknownScheme {
+                scheme: scheme.to_string(),
+                url: redact_unparsed(raw),
+            }),
+        }
+    }
+
+    fn sqlite(path: &str) -> Self {
+        Self {
+            backend: Backend::Sqlite,
+            target: path.to_string(),
+            password: None,
+        }
+    }
+
+    fn server(backend: Backend, scheme: &str, raw: &str, rest: &str) -> Result<Self, Error> {
+        let normalised = format!("{scheme}:{rest}");
+        let invalid = |reason: String| Error::InvalidUrl {
+            url: redact_unparsed(raw),
+            reason,
+        };
+        let parsed = url::Url::parse(&normalised).map_err(|e| invalid(e.to_string()))?;
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("it names no host".into()));
+        }
+        if parsed.path().trim_start_matches('/').is_empty() {
+            return Err(invalid("it names no database (add /DBNAME after the host)".into()));
+        }
+        let password = parsed
+            .password()
+            .map(|p| percent_decode(p).unwrap_or_else(|| p.to_string()));
+        Ok(Self {
+            backend,
+            target: normalised,
+            password,
+        })
+    }
+
+    /// Which backend the URL selects.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The SQLite file path, for SQLite URLs.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        (self.backend == Backend::Sqlite).then(|| Path::new(&self.target))
+    }
+
+    /// What the driver connects with. Contains the password: never print it.
+    pub(crate) fn connection_string(&self) -> &str {
+        &self.target
+    }
+
+    /// The database name on a server, or the file path on SQLite.
+    pub fn database_name(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => self.target.clone(),
+            _ => url::Url::parse(&self.target)
+                .map(|u| u.path().trim_start_matches('/').to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The URL with any password replaced by `***`: the only form that is ever shown.
+    pub fn redacted(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("sqlite://{}", self.target),
+            _ => redact_unparsed(&self.target),
+        }
+    }
+
+    /// Removes the password from a message a driver produced, in case it echoes the URL.
+    pub fn scrub(&self, message: &str) -> String {
+        match &self.password {
+            Some(p) if !p.is_empty() => message.replace(p.as_str(), "***"),
+            _ => message.to_string(),
+        }
+    }
+}
+
+/// Loads `.env` from the current directory or a parent, without overriding variables
+/// that are already set. Returns the file that was loaded, if any.
+pub fn load_dotenv() -> Result<Option<PathBuf>, Error> {
+    match dotenvy::dotenv() {
+        Ok(path) => Ok(Some(path)),
+        Err(e) if e.not_found() => Ok(None),
+        Err(e) => Err(Error::DotEnv {
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Picks the URL: the explicit value, else `DATABASE_URL`, else `DB_URL`, else the default.
+pub fn resolve(explicit: Option<&str>) -> Result<(DatabaseUrl, UrlSource), Error> {
+    if let Some(url) = explicit.filter(|u| !u.trim().is_empty()) {
+        return Ok((DatabaseUrl::parse(url)?, UrlSource::Explicit));
+    }
+    for var in URL_VARIABLES {
+        if let Ok(value) = std::env::var(var) {
+            if !value.trim().is_empty() {
+                return Ok((DatabaseUrl::parse(&value)?, UrlSource::Env(var)));
+            }
+        }
+    }
+    Ok((DatabaseUrl::sqlite(DEFAULT_SQLITE_PATH), UrlSource::Default))
+}
+
+/// `scheme:rest`, but only when the prefix looks like a URL scheme, so that a Windows
+/// drive letter or a plain relative path stays a path.
+fn split_scheme(raw: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = raw.split_once(':')?;
+    let valid = scheme.len() > 1
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some((scheme, rest))
+}
+
+/// The file path in a SQLite URL's remainder (what follows `sqlite:`).
+///
+/// SQLAlchemy (`sqlite+driver:`) counts three slashes as a relative path and four as an
+/// absolute one; the sqlx/diesel form `sqlite://PATH` takes everything after `//`.
+fn sqlite_path(rest: &str, sqlalchemy: bool) -> String {
+    let rest = rest.split_once('?').map_or(rest, |(path, _query)| path);
+    let path = if sqlalchemy {
+        rest.strip_prefix("///").unwrap_or(rest)
+    } else {
+        rest.strip_prefix("//").unwrap_or(rest)
+    };
+    path.to_string()
+}
+
+/// Redacts the password of a URL that may not parse, by its `user:password@` shape.
+fn redact_unparsed(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{masked}@{host}{tail}")
+        }
+        None => raw.to_string(),
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(raw: &str) -> (Backend, String) {
+        let url = DatabaseUrl::parse(raw).expect("valid URL");
+        (url.backend(), url.target)
+    }
+
+    #[test]
+    fn sqlite_forms() {
+        let rel = (Backend::Sqlite, "data/db.sqlite3".to_string());
+        assert_eq!(parsed("sqlite://data/db.sqlite3"), rel);
+        assert_eq!(parsed("sqlite:data/db.sqlite3"), rel);
+        assert_eq!(parsed("data/db.sqlite3"), rel);
+        assert_eq!(parsed("sqlite+aiosqlite:///data/db.sqlite3"), rel);
+        assert_eq!(
+            parsed("sqlite+aiosqlite:////var/lib/bot.db"),
+            (Backend::Sqlite, "/var/lib/bot.db".to_string())
+        );
+        assert_eq!(
+            parsed("sqlite:///var/lib/bot.db"),
+            (Backend::Sqlite, "/var/lib/bot.db".to_string())
+        );
+        assert_eq!(parsed("/tmp/x.db"), (Backend::Sqlite, "/tmp/x.db".into()));
+    }
+
+    #[test]
+    fn server_forms_are_normalised() {
+        assert_eq!(
+            parsed("postgresql+asyncpg://bot:pw@db:5432/shop"),
+            (Backend::Postgres, "postgres://bot:pw@db:5432/shop".into())
+        );
+        assert_eq!(parsed("postgresql://h/d").0, Backend::Postgres);
+        assert_eq!(
+            parsed("mariadb://root@127.0.0.1:3306/shop"),
+            (Backend::Mysql, "mysql://root@127.0.0.1:3306/shop".into())
+        );
+        assert_eq!(parsed("mysql+aiomysql://u:p@h/d").0, Backend::Mysql);
+    }
+
+    #[test]
+    fn bad_urls_are_errors_without_password() {
+        let err = DatabaseUrl::parse("oracle://u:hunter2@h/d").unwrap_err().to_string();
+        assert!(err.contains("oracle"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = DatabaseUrl::parse("postgres://u:hunter2@/d").unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = DatabaseUrl::parse("postgres://u:hunter2@h:99999/d")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(DatabaseUrl::parse("mysql://h").is_err());
+        assert!(DatabaseUrl::parse("  ").is_err());
+    }
+
+    #[test]
+    fn redaction() {
+        let url = DatabaseUrl::parse("postgres://bot:s%40cret@db/shop").expect("valid");
+        assert_eq!(url.redacted(), "postgres://bot:***@db/shop");
+        assert_eq!(format!("{url}"), "postgres://bot:***@db/shop");
+        assert!(!format!("{url:?}").contains("cret"));
+        assert_eq!(url.scrub("auth failed for s@cret"), "auth failed for ***");
+        assert_eq!(
+            redact_unparsed("mysql://root@h:3306/x"),
+            "mysql://root@h:3306/x"
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! Connections: the one place where the backend is chosen.
+//!
+//! [`Pool`] is an enum over the three bb8 pools of diesel-async connections. Code that
+//! works on a connection is written once and expanded for each variant by
+//! [`with_connection!`](crate::with_connection), so everything behind the enum stays generic.
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::SqliteConnection;
+use diesel_async::pooled_connection::bb8;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, PoolError};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures_util::FutureExt;
+
+use crate::config::{Backend, DatabaseUrl};
+use crate::error::{one_line, Error, Result};
+
+/// A SQLite connection usable from async code (diesel's sync driver on a blocking thread).
+pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
+
+/// How long a SQLite connection waits for another writer before failing with "database is locked".
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A pool of connections to one of the three backends.
+#[derive(Clone)]
+pub enum Pool {
+    /// SQLite through diesel-async's `SyncConnectionWrapper`.
+    Sqlite(bb8::Pool<SqliteAsync>),
+    /// PostgreSQL through diesel-async's pure-Rust driver.
+    Postgres(bb8::Pool<AsyncPgConnection>),
+    /// MySQL/MariaDB through diesel-async's pure-Rust driver.
+    Mysql(bb8::Pool<AsyncMysqlConnection>),
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pool({})", self.backend())
+    }
+}
+
+impl Pool {
+    /// The backend this pool talks to.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+            Pool::Mysql(_) => Backend::Mysql,
+        }
+    }
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    /// Most connections the pool opens.
+    pub max_size: u32,
+    /// How long to wait for a connection before giving up.
+    pub connect_timeout: Duration,
+    /// Open SQLite read-only, so nothing (not even an empty file) can be written.
+    pub read_only: bool,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 4,
+            connect_timeout: Duration::from_secs(10),
+            read_only: false,
+        }
+    }
+}
+
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend `$pool` is,
+/// and `$backend` to the matching [`Backend`]. The body is type-checked once per backend.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_connection {
+    ($pool:expr, |$conn:ident| $body:expr) => {
+        match $pool {
+            $crate::db::Pool::Sqlite(pool) => {
+                #[allow(unused_mut)]
+                let mut $conn = $crate::db::checkout(pool, $crate::config::Backend::Sqlite).await?;
+                $body
+            }
+            $crate::db::Pool::Postgres(pool) => {
+                #[allow(unused_mut)]
+                let mut $conn =
+                    $crate::db::checkout(pool, $crate::config::Backend::Postgres).await?;
+                $body
+            }
+            $crate::db::Pool::Mysql(pool) => {
+                #[allow(unused_mut)]
+                let mut $conn = $crate::db::checkout(pool, $crate::config::Backend::Mysql).await?;
+                $body
+            }
+        }
+    };
+}
+
+/// Takes a connection out of a pool, owned so it can move into a blocking migration harness.
+#[doc(hidden)]
+pub async fn checkout<C>(pool: &bb8::Pool<C>, backend: Backend) -> Result<::bb8::PooledConnection<'static, AsyncDieselConnectionManager<C>>>
+where
+    C: diesel_async::pooled_connection::PoolableConnection + 'static,
+    AsyncDieselConnectionManager<C>: ::bb8::ManageConnection<Error = PoolError>,
+{
+    pool.get_owned().await.map_err(|e| Error::Connect {
+        url: backend.to_string(),
+        message: one_line(&e.to_string()),
+        hint: "the connection pool could not hand out a connection; raise --pool-size or --connect-timeout",
+    })
+}
+
+/// Opens a pool for `url` and checks that one connection can be made.
+pub async fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<Pool> {
+    match url.backend() {
+        Backend::Sqlite => {
+            let path = url.sqlite_path().unwrap_or(Path::new(""));
+            let target = sqlite_target(path, options.read_only)?;
+            let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(target, sqlite_config());
+            Ok(Pool::Sqlite(build(url, manager, options).await?))
+        }
+        Backend::Postgres => {
+            let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.connection_string());
+            Ok(Pool::Postgres(build(url, manager, options).await?))
+        }
+        Backend::Mysql => {
+            let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(url.connection_string());
+            Ok(Pool::Mysql(build(url, manager, options).await?))
+        }
+    }
+}
+
+async fn build<C>(url: &DatabaseUrl, manager: AsyncDieselConnectionManager<C>, options: &PoolOptions) -> Result<bb8::Pool<C>>
+where
+    C: diesel_async::pooled_connection::PoolableConnection + 'static,
+    AsyncDieselConnectionManager<C>: ::bb8::ManageConnection<Connection = C, Error = PoolError>,
+{
+    let pool = ::bb8::Pool::builder()
+        .max_size(options.max_size.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(options.connect_timeout)
+        // Without this bb8 retries until the timeout and then reports only "timed out",
+        // hiding the server's reason (wrong password, missing database, ...).
+        .retry_connection(false)
+        .build_unchecked(manager);
+    let checked = match tokio::time::timeout(options.connect_timeout, pool.get_owned()).await {
+        Ok(Ok(_conn)) => Ok(()),
+        Ok(Err(e)) => Err(connect_error(url, &e.to_string())),
+        Err(_elapsed) => Err(connect_error(
+            url,
+            &format!("no answer within {} s", options.connect_timeout.as_secs()),
+        )),
+    };
+    checked.map(|()| pool)
+}
+
+fn connect_error(url: &DatabaseUrl, raw: &str) -> Error {
+    let message = one_line(&url.scrub(raw));
+    let lower = message.to_lowercase();
+    let hint = if lower.contains("password") || lower.contains("access denied") {
+        "check the user name and password in the database URL"
+    } else if lower.contains("does not exist") || lower.contains("unknown database") {
+        "create the database first (e.g. CREATE DATABASE), or fix its name in the URL"
+    } else if lower.contains("unable to open") || lower.contains("readonly") || lower.contains("read-only") {
+        "check that the SQLite path exists and is writable by this user"
+    } else {
+        "check that the server is running and that the URL's host and port are right"
+    };
+    Error::Connect {
+        url: url.redacted(),
+        message,
+        hint,
+    }
+}
+
+/// The string diesel's SQLite driver opens: a plain path, or a read-only `file:` URI.
+fn sqlite_target(path: &Path, read_only: bool) -> Result<String> {
+    let text = path.to_string_lossy().into_owned();
+    if read_only {
+        // SQLite URI syntax: these characters would otherwise start the query or fragment.
+        let escaped = text.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+        return Ok(format!("file:{escaped}?mode=ro"));
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| Error::CreateDir {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(text)
+}
+
+/// Every SQLite connection enforces foreign keys and waits for a busy database instead of failing.
+fn sqlite_config() -> ManagerConfig<SqliteAsync> {
+    let mut config = ManagerConfig::default();
+    config.custom_setup = Box::new(|target: &str| {
+        let target = target.to_string();
+        async move {
+            let mut conn = SqliteAsync::establish(&target).await?;
+            let pragmas = format!(
+                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
+                SQLITE_BUSY_TIMEOUT.as_millis()
+            );
+            conn.batch_execute(&pragmas)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    config
+}

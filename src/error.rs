@@ -1,0 +1,139 @@
+//! The library's error type.
+//!
+//! Every message is one line that says what failed, carries the database's own
+//! message where there is one, and ends with what to do. URLs inside are always
+//! redacted.
+
+use std::path::PathBuf;
+
+use crate::config::Backend;
+
+/// Everything that can go wrong in botdb.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The `.env` file exists but cannot be parsed.
+    #[error("cannot read .env: {message}; fix the file or remove it")]
+    DotEnv {
+        /// The parser's message.
+        message: String,
+    },
+
+    /// The URL cannot be parsed.
+    #[error("invalid database URL `{url}`: {reason}; expected e.g. postgres://USER:PASSWORD@HOST:5432/DB, mysql://USER@HOST:3306/DB or sqlite://PATH")]
+    InvalidUrl {
+        /// The URL, redacted.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The URL's scheme names no backend botdb knows.
+    #[error("unsupported database URL scheme `{scheme}` in `{url}`; use sqlite://PATH, postgres://… or mysql://… (SQLAlchemy forms such as postgresql+asyncpg:// also work)")]
+    UnknownScheme {
+        /// The scheme as given.
+        scheme: String,
+        /// The URL, redacted.
+        url: String,
+    },
+
+    /// The folder for a SQLite file cannot be created.
+    #[error("cannot create the folder {} for the SQLite database: {source}; check the path and its permissions", path.display())]
+    CreateDir {
+        /// The folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+
+    /// The database could not be reached or refused the connection.
+    #[error("cannot connect to {url}: {message}; {hint}")]
+    Connect {
+        /// The URL, redacted.
+        url: String,
+        /// The driver's message, scrubbed of the password.
+        message: String,
+        /// What to do about it.
+        hint: &'static str,
+    },
+
+    /// The migrations folder given with `--migrations-dir` cannot be used.
+    #[error("cannot read migrations from {}: {message}; each migration is a folder <version>_<name> with up.sql and down.sql", path.display())]
+    MigrationsDir {
+        /// The folder.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+
+    /// A migration's up.sql or down.sql failed.
+    #[error("{action} of migration {name} failed: {message}; {}", failure_hint(*backend))]
+    MigrationFailed {
+        /// `applying` or `reverting`.
+        action: &'static str,
+        /// The migration, `<version>_<name>`.
+        name: String,
+        /// The database's message.
+        message: String,
+        /// Where it ran: decides whether the change was rolled back.
+        backend: Backend,
+    },
+
+    /// A version given on the command line is not among the known migrations.
+    #[error("unknown migration `{0}`; `botdb status` lists the known versions")]
+    UnknownVersion(String),
+
+    /// `revert --to V` where V is not applied.
+    #[error("migration {0} is not applied, so the database cannot be reverted to it; `botdb status` shows what is applied")]
+    NotApplied(String),
+
+    /// A revert reached an applied version the binary has no migration for.
+    #[error("cannot revert {0}: it is applied but this binary has no migration for it; pass --migrations-dir with the folder that has it")]
+    UnknownApplied(String),
+
+    /// `--steps 0`.
+    #[error("--steps must be at least 1")]
+    ZeroSteps,
+
+    /// More steps requested than are applied.
+    #[error("cannot revert {requested} migrations: only {applied} are applied; use --all to revert everything")]
+    TooManySteps {
+        /// Steps asked for.
+        requested: usize,
+        /// Migrations applied.
+        applied: usize,
+    },
+
+    /// A query botdb issues itself (bookkeeping, introspection) failed.
+    #[error("{what} failed: {message}; check that the database user may read the schema")]
+    Query {
+        /// What botdb was doing.
+        what: &'static str,
+        /// The database's message.
+        message: String,
+    },
+}
+
+fn failure_hint(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Mysql => "MySQL commits DDL implicitly, so statements before the failing one may have taken effect: check the schema by hand before running again",
+        _ => "its transaction was rolled back, so the database is as it was before this migration: fix the SQL and run again",
+    }
+}
+
+impl Error {
+    pub(crate) fn query(what: &'static str, e: impl std::fmt::Display) -> Self {
+        Error::Query {
+            what,
+            message: one_line(&e.to_string()),
+        }
+    }
+}
+
+/// Database messages can span lines (PostgreSQL adds DETAIL/HINT); errors are one line.
+pub(crate) fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The library's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,184 @@
+//! # botdb
+//!
+//! The database of the Telegram digital-goods shop bot: its diesel schema and models,
+//! its versioned migrations for SQLite, PostgreSQL and MySQL/MariaDB (embedded in the
+//! binary), and the engine that applies them over a bb8 pool of diesel-async connections.
+//!
+//! The bot migrates at start-up:
+//!
+//! ```no_run
+//! # async fn start() -> Result<(), botdb::Error> {
+//! let db = botdb::Database::connect("sqlite://data/botdb.sqlite3").await?;
+//! let report = db.migrate().await?;
+//! println!("applied {} migrations", report.applied.len());
+//! // Then use the pool with diesel-async and the models:
+//! // botdb::with_connection!(db.pool(), |conn| { ... })
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod alembic;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod introspect;
+pub mod migrate;
+pub mod models;
+#[allow(missing_docs)] // table! generates one item per column
+pub mod schema;
+
+use diesel_async::AsyncMigrationHarness;
+use diesel_async::RunQueryDsl;
+
+pub use config::{Backend, DatabaseUrl};
+pub use db::{Pool, PoolOptions};
+pub use error::{Error, Result};
+pub use introspect::{Introspect, Schema};
+pub use migrate::{Action, MigrationId, Report, RevertTarget, Source, State, Status, Step};
+
+/// A connected database: a pool plus the migrations that belong to its backend.
+#[derive(Debug, Clone)]
+pub struct Database {
+    url: DatabaseUrl,
+    pool: Pool,
+    source: Source,
+}
+
+impl Database {
+    /// Connects with default pool settings. Accepts every URL form [`DatabaseUrl::parse`] does.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(DatabaseUrl::parse(url)?, &PoolOptions::default()).await
+    }
+
+    /// Connects with explicit pool settings.
+    pub async fn connect_with(url: DatabaseUrl, options: &PoolOptions) -> Result<Self> {
+        tracing::debug!(url = %url, "connecting");
+        let pool = db::connect(&url, options).await?;
+        Ok(Self {
+            url,
+            pool,
+            source: Source::Embedded,
+        })
+    }
+
+    /// Uses migrations from `source` instead of the embedded ones.
+    pub fn with_source(mut self, source: Source) -> Self {
+        self.source = source;
+        self
+    }
+
+    /// The connection pool, for the bot's own queries.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The URL (displays redacted).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    /// The migrations this database's backend has, oldest first.
+    pub fn known_migrations(&self) -> Result<Vec<MigrationId>> {
+        known_migrations(&self.source, self.backend())
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<Report> {
+        self.migrate_with(None, &mut |_| {}).await
+    }
+
+    /// Applies pending migrations up to and including `to` (all when `None`), calling
+    /// `on_step` after each one.
+    pub async fn migrate_with(&self, to: Option<&str>, on_step: &mut (dyn FnMut(&Step) + Send)) -> Result<Report> {
+        let backend = self.backend();
+        with_connection!(&self.pool, |conn| {
+            let migrations = self.source.migrations(backend)?;
+            let mut harness = AsyncMigrationHarness::new(conn);
+            let applied = migrate::applied_versions(&mut harness)?;
+            let plan = migrate::plan_up(&migrate::ids(&migrations), &applied, to)?;
+            let applied = migrate::apply(&mut harness, backend, &migrations, &plan, on_step)?;
+            let current = migrate::applied_versions(&mut harness)?.into_iter().max();
+            Ok(Report {
+                reverted: Vec::new(),
+                applied,
+                current,
+            })
+        })
+    }
+
+    /// Reverts applied migrations, newest first, calling `on_step` after each one.
+    pub async fn revert(&self, target: &RevertTarget, on_step: &mut (dyn FnMut(&Step) + Send)) -> Result<Report> {
+        let backend = self.backend();
+        with_connection!(&self.pool, |conn| {
+            let migrations = self.source.migrations(backend)?;
+            let mut harness = AsyncMigrationHarness::new(conn);
+            let applied = migrate::applied_versions(&mut harness)?;
+            let plan = migrate::plan_down(&migrate::ids(&migrations), &applied, target)?;
+            let reverted = migrate::revert(&mut harness, backend, &migrations, &plan, on_step)?;
+            let current = migrate::applied_versions(&mut harness)?.into_iter().max();
+            Ok(Report {
+                reverted,
+                applied: Vec::new(),
+                current,
+            })
+        })
+    }
+
+    /// Reverts the newest `steps` migrations and applies them again.
+    pub async fn redo(&self, steps: usize, on_step: &mut (dyn FnMut(&Step) + Send)) -> Result<Report> {
+        let backend = self.backend();
+        with_connection!(&self.pool, |conn| {
+            let migrations = self.source.migrations(backend)?;
+            let ids = migrate::ids(&migrations);
+            let mut harness = AsyncMigrationHarness::new(conn);
+            let applied = migrate::applied_versions(&mut harness)?;
+            let plan = migrate::plan_down(&ids, &applied, &RevertTarget::Steps(steps))?;
+            let reverted = migrate::revert(&mut harness, backend, &migrations, &plan, on_step)?;
+            let again: Vec<usize> = (0..ids.len()).filter(|&i| plan.contains(&ids[i].version)).collect();
+            let applied = migrate::apply(&mut harness, backend, &migrations, &again, on_step)?;
+            let current = migrate::applied_versions(&mut harness)?.into_iter().max();
+            Ok(Report {
+                reverted,
+                applied,
+                current,
+            })
+        })
+    }
+
+    /// Every known migration and every applied version. Never writes: when diesel's
+    /// bookkeeping table does not exist yet, everything is pending.
+    pub async fn status(&self) -> Result<Status> {
+        let known = self.known_migrations()?;
+        let applied = with_connection!(&self.pool, |conn| {
+            if conn.tables().await?.iter().any(|t| t == migrate::BOOKKEEPING_TABLE) {
+                use diesel::QueryDsl;
+                use migrate::bookkeeping::__diesel_schema_migrations::dsl::*;
+                __diesel_schema_migrations
+                    .select((version, run_on))
+                    .load::<(String, chrono::NaiveDateTime)>(&mut conn)
+                    .await
+                    .map_err(|e| Error::query("reading __diesel_schema_migrations", e))?
+            } else {
+                Vec::new()
+            }
+        });
+        Ok(Status::new(self.backend(), known, applied))
+    }
+
+    /// The live schema of the bot's tables.
+    pub async fn introspect(&self) -> Result<Schema> {
+        with_connection!(&self.pool, |conn| conn.schema().await)
+    }
+}
+
+/// The migrations `source` holds for `backend`, oldest first, without connecting.
+pub fn known_migrations(source: &Source, backend: Backend) -> Result<Vec<MigrationId>> {
+    // The backend type only decides which connection the migrations could run on; any will do.
+    let migrations = source.migrations::<diesel::sqlite::Sqlite>(backend)?;
+    Ok(migrate::ids(&migrations))
+}

@@ -1,0 +1,19 @@
+//! The `botdb` command: parse, dispatch, print the error, exit.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    // Before parsing, so `.env` can supply what the flags default to.
+    let dotenv = botdb::config::load_dotenv();
+    let args = cli::Cli::parse();
+    cli::init_logging(&args.global);
+    let result = dotenv.map_err(cli::CliError::from).and_then(|_| cli::run(args));
+    match result {
+        Ok(code) => code,
+        Err(e) => e.report(),
+    }
+}
