@@ -161,6 +161,17 @@ impl DatabaseUrl {
         &self.target
     }
 
+    /// The server's host and port (with the backend's default port), for server URLs.
+    pub fn host_port(&self) -> Option<(String, u16)> {
+        let default = match self.backend {
+            Backend::Sqlite => return None,
+            Backend::Postgres => 5432,
+            Backend::Mysql => 3306,
+        };
+        let parsed = url::Url::parse(&self.target).ok()?;
+        Some((parsed.host_str()?.to_string(), parsed.port().unwrap_or(default)))
+    }
+
     /// The database name on a server, or the file path on SQLite.
     pub fn database_name(&self) -> String {
         match self.backend {

@@ -142,19 +142,69 @@ where
         .max_size(options.max_size.max(1))
         .min_idle(Some(0))
         .connection_timeout(options.connect_timeout)
-        // Without this bb8 retries until the timeout and then reports only "timed out",
-        // hiding the server's reason (wrong password, missing database, ...).
-        .retry_connection(false)
+        .error_sink(Box::new(LogSink(url.clone())))
         .build_unchecked(manager);
-    let checked = match tokio::time::timeout(options.connect_timeout, pool.get_owned()).await {
-        Ok(Ok(_conn)) => Ok(()),
-        Ok(Err(e)) => Err(connect_error(url, &e.to_string())),
+    // bb8's get() reports every failure as "timed out"; a dedicated first connection
+    // surfaces the server's own reason (wrong password, missing database, ...).
+    match tokio::time::timeout(options.connect_timeout, pool.dedicated_connection()).await {
+        Ok(Ok(conn)) => {
+            // Only fails when the pool is full, which a new pool is not.
+            let _ = pool.add(conn);
+            Ok(pool)
+        }
+        Ok(Err(e)) => {
+            let mut message = with_causes(&e);
+            // diesel-async keeps only "error connecting to server" of tokio-postgres's
+            // error; the socket's own error says why.
+            if message.ends_with("error connecting to server") {
+                if let Some(reason) = tcp_probe(url).await {
+                    message = format!("{message}: {reason}");
+                }
+            }
+            Err(connect_error(url, &message))
+        }
         Err(_elapsed) => Err(connect_error(
             url,
             &format!("no answer within {} s", options.connect_timeout.as_secs()),
         )),
-    };
-    checked.map(|()| pool)
+    }
+}
+
+/// Logs connection failures of a running pool (bb8 retries them), password scrubbed.
+#[derive(Debug, Clone)]
+struct LogSink(DatabaseUrl);
+
+impl ::bb8::ErrorSink<PoolError> for LogSink {
+    fn sink(&self, error: PoolError) {
+        tracing::warn!(url = %self.0, "connection failed: {}", self.0.scrub(&error.to_string()));
+    }
+
+    fn boxed_clone(&self) -> Box<dyn ::bb8::ErrorSink<PoolError>> {
+        Box::new(self.clone())
+    }
+}
+
+/// Why a TCP connection to the URL's host and port fails, if it does.
+async fn tcp_probe(url: &DatabaseUrl) -> Option<String> {
+    let (host, port) = url.host_port()?;
+    match tokio::net::TcpStream::connect((host.as_str(), port)).await {
+        Ok(_) => None,
+        Err(e) => Some(e.to_string()),
+    }
+}
+
+/// The error and every cause it wraps, as drivers often keep the useful part in a cause.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = cause.source();
+    }
+    message
 }
 
 fn connect_error(url: &DatabaseUrl, raw: &str) -> Error {

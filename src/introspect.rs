@@ -127,7 +127,7 @@ struct SqliteColumn {
     #[diesel(sql_type = Text)]
     data_type: String,
     #[diesel(sql_type = Integer)]
-    notnull: i32,
+    not_null: i32,
     #[diesel(sql_type = Nullable<Text>)]
     dflt_value: Option<String>,
     #[diesel(sql_type = Integer)]
@@ -171,7 +171,7 @@ impl Introspect for SqliteAsync {
         let mut schema = Schema::default();
         for table in user_tables(self.tables().await?) {
             let columns = diesel::sql_query(
-                "SELECT name, lower(type) AS data_type, \"notnull\" AS notnull, dflt_value, pk \
+                "SELECT name, lower(type) AS data_type, \"notnull\" AS not_null, dflt_value, pk \
                  FROM pragma_table_info(?) ORDER BY cid",
             )
             .bind::<Text, _>(&table)
@@ -212,7 +212,7 @@ impl Introspect for SqliteAsync {
                         .map(|c| Column {
                             name: c.name,
                             data_type: c.data_type,
-                            nullable: c.notnull == 0,
+                            nullable: c.not_null == 0,
                             default: c.dflt_value,
                             primary_key: c.pk > 0,
                             extra: String::new(),

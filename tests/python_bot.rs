@@ -1,0 +1,46 @@
+//! A database `botdb migrate` made serves the Python bot's SQLAlchemy models unchanged:
+//! the same tables, column names, nullability and unique constraints as the DDL those
+//! models create (tests/fixtures, copied from shared/fixtures/python-bot).
+
+use std::collections::BTreeSet;
+
+use botdb::{Backend, Schema};
+
+use crate::support::{execute, TestDb, TestResult, BOT_TABLES};
+
+type Shape = Vec<(String, BTreeSet<(String, bool)>, BTreeSet<Vec<String>>)>;
+
+/// Per table: (column, nullable) pairs and the column lists of unique indexes.
+fn shape(schema: &Schema) -> Shape {
+    BOT_TABLES
+        .iter()
+        .map(|&table| {
+            let t = &schema.tables[table];
+            let columns = t.columns.iter().map(|c| (c.name.clone(), c.nullable)).collect();
+            let uniques = t.indexes.values().filter(|i| i.unique).map(|i| i.columns.clone()).collect();
+            (table.to_string(), columns, uniques)
+        })
+        .collect()
+}
+
+async fn compare(backend: Backend, fixture: &str) -> TestResult {
+    let (Some(ours), Some(theirs)) = (TestDb::create(backend).await, TestDb::create(backend).await) else {
+        return Ok(());
+    };
+    let ours = ours.connect().await;
+    ours.migrate().await?;
+    let python = theirs.connect().await;
+    execute(&python, fixture).await?;
+    assert_eq!(shape(&ours.introspect().await?), shape(&python.introspect().await?), "{backend}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_matches_the_python_models() -> TestResult {
+    compare(Backend::Sqlite, include_str!("fixtures/sqlite.sql")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_matches_the_python_models() -> TestResult {
+    compare(Backend::Postgres, include_str!("fixtures/postgres.sql")).await
+}

@@ -1,0 +1,221 @@
+//! Test databases: a temporary SQLite file, or a uniquely named database on the
+//! PostgreSQL / MariaDB server named by TEST_POSTGRES_URL / TEST_MYSQL_URL, dropped
+//! again when the test ends.
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use botdb::{Backend, Database, Schema};
+use diesel::sql_types::BigInt;
+use diesel::QueryableByName;
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+
+pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// The migrations every backend has, oldest first, as diesel records them.
+pub const VERSIONS: [&str; 6] = [
+    "20241220105908",
+    "20241220144707",
+    "20241220215903",
+    "20241226132844",
+    "20261125100000",
+    "20261125100100",
+];
+
+/// The bot's tables.
+pub const BOT_TABLES: [&str; 4] = ["categories", "products", "purchases", "users"];
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub backend: Backend,
+    /// The URL botdb connects with.
+    pub url: String,
+    name: String,
+    admin_url: Option<String>,
+    dir: Option<tempfile::TempDir>,
+}
+
+fn unique_name() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "botdb_t{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The server URL for a backend's tests, or `None` when its variable is not set.
+pub fn server_url(backend: Backend) -> Option<String> {
+    let var = match backend {
+        Backend::Sqlite => return None,
+        Backend::Postgres => "TEST_POSTGRES_URL",
+        Backend::Mysql => "TEST_MYSQL_URL",
+    };
+    std::env::var(var).ok().filter(|v| !v.is_empty())
+}
+
+/// `url` with its database (path) replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("TEST_*_URL must be a valid URL");
+    parsed.set_path(&format!("/{name}"));
+    parsed.to_string()
+}
+
+impl TestDb {
+    /// A new empty database, or `None` (after saying so) when the backend is not configured.
+    pub async fn create(backend: Backend) -> Option<TestDb> {
+        let name = unique_name();
+        if backend == Backend::Sqlite {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join(format!("{name}.sqlite3"));
+            return Some(TestDb {
+                backend,
+                url: format!("sqlite://{}", path.display()),
+                name,
+                admin_url: None,
+                dir: Some(dir),
+            });
+        }
+        let Some(admin) = server_url(backend) else {
+            eprintln!("skipped: set TEST_{}_URL to run the {backend} tests", backend.name().to_uppercase());
+            return None;
+        };
+        admin_execute(backend, &admin, &format!("CREATE DATABASE {name}")).await;
+        Some(TestDb {
+            backend,
+            url: with_database(&admin, &name),
+            name,
+            admin_url: Some(admin),
+            dir: None,
+        })
+    }
+
+    /// The SQLite file, for SQLite databases.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        self.dir.as_ref().map(|d| d.path().join(format!("{}.sqlite3", self.name)))
+    }
+
+    /// A folder that lives as long as the database, for files a test needs.
+    pub fn scratch_dir(&self) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("{}_scratch", self.name));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    }
+
+    pub async fn connect(&self) -> Database {
+        Database::connect(&self.url).await.expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("{}_scratch", self.name)));
+        let Some(admin) = self.admin_url.clone() else { return };
+        let (backend, name) = (self.backend, self.name.clone());
+        let sql = match backend {
+            Backend::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            _ => format!("DROP DATABASE IF EXISTS {name}"),
+        };
+        // Drop runs inside the test's runtime, which cannot block on another future.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(admin_execute(backend, &admin, &sql));
+        })
+        .join();
+    }
+}
+
+async fn admin_execute(backend: Backend, admin_url: &str, sql: &str) {
+    match backend {
+        Backend::Postgres => {
+            let mut conn = AsyncPgConnection::establish(admin_url).await.expect("connect to TEST_POSTGRES_URL");
+            conn.batch_execute(sql).await.expect(sql);
+        }
+        Backend::Mysql => {
+            let mut conn = AsyncMysqlConnection::establish(admin_url).await.expect("connect to TEST_MYSQL_URL");
+            conn.batch_execute(sql).await.expect(sql);
+        }
+        Backend::Sqlite => {}
+    }
+}
+
+/// Runs `test` on a fresh database of `backend`, or reports it skipped.
+pub async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = TestResult>,
+{
+    if let Some(db) = TestDb::create(backend).await {
+        if let Err(e) = test(db).await {
+            panic!("{backend}: {e}");
+        }
+    }
+}
+
+/// Generates a `sqlite`, `postgres` and `mysql` test for each async fn named.
+#[macro_export]
+macro_rules! per_backend {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::support::run(botdb::Backend::Sqlite, super::$test).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::support::run(botdb::Backend::Postgres, super::$test).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                $crate::support::run(botdb::Backend::Mysql, super::$test).await
+            }
+        }
+    )*};
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Runs SQL text on the database.
+pub async fn execute(db: &Database, sql: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    botdb::with_connection!(db.pool(), |conn| {
+        conn.batch_execute(sql).await?;
+        Ok(())
+    })
+}
+
+/// A single integer from a query whose one column is named `n`.
+pub async fn count(db: &Database, sql: &str) -> Result<i64, Box<dyn std::error::Error + Send + Sync>> {
+    botdb::with_connection!(db.pool(), |conn| {
+        let row = diesel::sql_query(sql).get_result::<Count>(&mut conn).await?;
+        Ok(row.n)
+    })
+}
+
+/// Row counts of the bot's tables that exist, in BOT_TABLES order (-1 for a missing table).
+pub async fn row_counts(db: &Database) -> Result<Vec<i64>, Box<dyn std::error::Error + Send + Sync>> {
+    let schema = db.introspect().await?;
+    let mut counts = Vec::new();
+    for table in BOT_TABLES {
+        counts.push(if schema.tables.contains_key(table) {
+            count(db, &format!("SELECT COUNT(*) AS n FROM {table}")).await?
+        } else {
+            -1
+        });
+    }
+    Ok(counts)
+}
+
+/// The bot's tables present in a schema.
+pub fn bot_tables(schema: &Schema) -> Vec<&str> {
+    schema.table_names().into_iter().filter(|t| BOT_TABLES.contains(t)).collect()
+}
