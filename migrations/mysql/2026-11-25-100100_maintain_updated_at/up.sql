@@ -1,0 +1,12 @@
+-- botdb migration 2026-11-25-100100_maintain_updated_at (mysql)
+-- Alembic revision: none (botdb's own step)
+-- Keeps updated_at current with ON UPDATE CURRENT_TIMESTAMP (no triggers needed); an UPDATE that sets updated_at itself still wins.
+
+ALTER TABLE users
+    MODIFY updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP;
+ALTER TABLE categories
+    MODIFY updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP;
+ALTER TABLE products
+    MODIFY updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP;
+ALTER TABLE purchases
+    MODIFY updated_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP;

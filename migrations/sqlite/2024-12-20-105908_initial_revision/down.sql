@@ -1,0 +1,8 @@
+-- botdb migration 2024-12-20-105908_initial_revision (sqlite)
+-- Alembic revision: 2fda6446e69f (follows the empty 47f559ec82bb)
+-- Drops the four tables, children before parents, so no foreign key is ever left pointing at a dropped table.
+
+DROP TABLE purchases;
+DROP TABLE products;
+DROP TABLE users;
+DROP TABLE categories;
