@@ -58,7 +58,10 @@ mod tests {
         for pair in REVISIONS.windows(2) {
             assert_eq!(pair[1].down_revision, Some(pair[0].revision));
         }
-        assert_eq!(revision("5ca0f991801d").and_then(|r| r.version), Some("20241226132844"));
+        assert_eq!(
+            revision("5ca0f991801d").and_then(|r| r.version),
+            Some("20241226132844")
+        );
         assert_eq!(revision("47f559ec82bb").map(|r| r.version), Some(None));
         assert!(revision("deadbeef").is_none());
     }

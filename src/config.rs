@@ -134,7 +134,9 @@ impl DatabaseUrl {
             return Err(invalid("it names no host".into()));
         }
         if parsed.path().trim_start_matches('/').is_empty() {
-            return Err(invalid("it names no database (add /DBNAME after the host)".into()));
+            return Err(invalid(
+                "it names no database (add /DBNAME after the host)".into(),
+            ));
         }
         let password = parsed
             .password()
@@ -169,7 +171,10 @@ impl DatabaseUrl {
             Backend::Mysql => 3306,
         };
         let parsed = url::Url::parse(&self.target).ok()?;
-        Some((parsed.host_str()?.to_string(), parsed.port().unwrap_or(default)))
+        Some((
+            parsed.host_str()?.to_string(),
+            parsed.port().unwrap_or(default),
+        ))
     }
 
     /// The database name on a server, or the file path on SQLite.
@@ -333,10 +338,14 @@ mod tests {
 
     #[test]
     fn bad_urls_are_errors_without_password() {
-        let err = DatabaseUrl::parse("oracle://u:hunter2@h/d").unwrap_err().to_string();
+        let err = DatabaseUrl::parse("oracle://u:hunter2@h/d")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("oracle"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
-        let err = DatabaseUrl::parse("postgres://u:hunter2@/d").unwrap_err().to_string();
+        let err = DatabaseUrl::parse("postgres://u:hunter2@/d")
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("hunter2"), "{err}");
         let err = DatabaseUrl::parse("postgres://u:hunter2@h:99999/d")
             .unwrap_err()

@@ -11,7 +11,9 @@ use diesel::SqliteConnection;
 use diesel_async::pooled_connection::bb8;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, PoolError};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{
+    AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection,
+};
 use futures_util::FutureExt;
 
 use crate::config::{Backend, DatabaseUrl};
@@ -101,7 +103,10 @@ macro_rules! with_connection {
 
 /// Takes a connection out of a pool, owned so it can move into a blocking migration harness.
 #[doc(hidden)]
-pub async fn checkout<C>(pool: &bb8::Pool<C>, backend: Backend) -> Result<::bb8::PooledConnection<'static, AsyncDieselConnectionManager<C>>>
+pub async fn checkout<C>(
+    pool: &bb8::Pool<C>,
+    backend: Backend,
+) -> Result<::bb8::PooledConnection<'static, AsyncDieselConnectionManager<C>>>
 where
     C: diesel_async::pooled_connection::PoolableConnection + 'static,
     AsyncDieselConnectionManager<C>: ::bb8::ManageConnection<Error = PoolError>,
@@ -119,21 +124,30 @@ pub async fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<Pool> {
         Backend::Sqlite => {
             let path = url.sqlite_path().unwrap_or(Path::new(""));
             let target = sqlite_target(path, options.read_only)?;
-            let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(target, sqlite_config());
+            let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(
+                target,
+                sqlite_config(),
+            );
             Ok(Pool::Sqlite(build(url, manager, options).await?))
         }
         Backend::Postgres => {
-            let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.connection_string());
+            let manager =
+                AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.connection_string());
             Ok(Pool::Postgres(build(url, manager, options).await?))
         }
         Backend::Mysql => {
-            let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(url.connection_string());
+            let manager =
+                AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(url.connection_string());
             Ok(Pool::Mysql(build(url, manager, options).await?))
         }
     }
 }
 
-async fn build<C>(url: &DatabaseUrl, manager: AsyncDieselConnectionManager<C>, options: &PoolOptions) -> Result<bb8::Pool<C>>
+async fn build<C>(
+    url: &DatabaseUrl,
+    manager: AsyncDieselConnectionManager<C>,
+    options: &PoolOptions,
+) -> Result<bb8::Pool<C>>
 where
     C: diesel_async::pooled_connection::PoolableConnection + 'static,
     AsyncDieselConnectionManager<C>: ::bb8::ManageConnection<Connection = C, Error = PoolError>,
@@ -214,7 +228,10 @@ fn connect_error(url: &DatabaseUrl, raw: &str) -> Error {
         "check the user name and password in the database URL"
     } else if lower.contains("does not exist") || lower.contains("unknown database") {
         "create the database first (e.g. CREATE DATABASE), or fix its name in the URL"
-    } else if lower.contains("unable to open") || lower.contains("readonly") || lower.contains("read-only") {
+    } else if lower.contains("unable to open")
+        || lower.contains("readonly")
+        || lower.contains("read-only")
+    {
         "check that the SQLite path exists and is writable by this user"
     } else {
         "check that the server is running and that the URL's host and port are right"
@@ -231,7 +248,10 @@ fn sqlite_target(path: &Path, read_only: bool) -> Result<String> {
     let text = path.to_string_lossy().into_owned();
     if read_only {
         // SQLite URI syntax: these characters would otherwise start the query or fragment.
-        let escaped = text.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+        let escaped = text
+            .replace('%', "%25")
+            .replace('?', "%3f")
+            .replace('#', "%23");
         return Ok(format!("file:{escaped}?mode=ro"));
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -81,7 +81,11 @@ impl Schema {
 
     /// A column of a table, if both exist.
     pub fn column(&self, table: &str, column: &str) -> Option<&Column> {
-        self.tables.get(table)?.columns.iter().find(|c| c.name == column)
+        self.tables
+            .get(table)?
+            .columns
+            .iter()
+            .find(|c| c.name == column)
     }
 }
 
@@ -115,7 +119,10 @@ fn user_tables(all: Vec<String>) -> impl Iterator<Item = String> {
 }
 
 fn split_list(list: &str) -> Vec<String> {
-    list.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()
+    list.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 // ---------------------------------------------------------------- SQLite

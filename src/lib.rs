@@ -4,16 +4,34 @@
 //! its versioned migrations for SQLite, PostgreSQL and MySQL/MariaDB (embedded in the
 //! binary), and the engine that applies them over a bb8 pool of diesel-async connections.
 //!
-//! The bot migrates at start-up:
+//! The bot migrates at start-up, then uses the pool with diesel-async and the models:
 //!
 //! ```no_run
-//! # async fn start() -> Result<(), botdb::Error> {
-//! let db = botdb::Database::connect("sqlite://data/botdb.sqlite3").await?;
-//! let report = db.migrate().await?;
-//! println!("applied {} migrations", report.applied.len());
-//! // Then use the pool with diesel-async and the models:
-//! // botdb::with_connection!(db.pool(), |conn| { ... })
-//! # Ok(()) }
+//! use botdb::models::{NewUser, User};
+//! use botdb::schema::users;
+//! use diesel::prelude::*;
+//! use diesel_async::RunQueryDsl;
+//!
+//! async fn start(url: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//!     let db = botdb::Database::connect(url).await?;
+//!     let report = db.migrate().await?;
+//!     println!("applied {} migrations", report.applied.len());
+//!     assert_eq!(db.status().await?.pending().count(), 0);
+//!
+//!     // The pool is an enum over the three backends; with_connection! runs the body with
+//!     // a pooled connection of whichever backend it is.
+//!     let ann = botdb::with_connection!(db.pool(), |conn| {
+//!         let new = NewUser { telegram_id: 42, username: Some("ann"), first_name: None, last_name: None };
+//!         diesel::insert_into(users::table).values(&new).execute(&mut conn).await?;
+//!         users::table
+//!             .filter(users::telegram_id.eq(42))
+//!             .select(User::as_select())
+//!             .first::<User>(&mut conn)
+//!             .await?
+//!     });
+//!     println!("{ann:?}");
+//!     Ok(())
+//! }
 //! ```
 #![warn(missing_docs)]
 
@@ -94,7 +112,11 @@ impl Database {
 
     /// Applies pending migrations up to and including `to` (all when `None`), calling
     /// `on_step` after each one.
-    pub async fn migrate_with(&self, to: Option<&str>, on_step: &mut (dyn FnMut(&Step) + Send)) -> Result<Report> {
+    pub async fn migrate_with(
+        &self,
+        to: Option<&str>,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+    ) -> Result<Report> {
         let backend = self.backend();
         with_connection!(&self.pool, |conn| {
             let migrations = self.source.migrations(backend)?;
@@ -112,7 +134,11 @@ impl Database {
     }
 
     /// Reverts applied migrations, newest first, calling `on_step` after each one.
-    pub async fn revert(&self, target: &RevertTarget, on_step: &mut (dyn FnMut(&Step) + Send)) -> Result<Report> {
+    pub async fn revert(
+        &self,
+        target: &RevertTarget,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+    ) -> Result<Report> {
         let backend = self.backend();
         with_connection!(&self.pool, |conn| {
             let migrations = self.source.migrations(backend)?;
@@ -130,7 +156,11 @@ impl Database {
     }
 
     /// Reverts the newest `steps` migrations and applies them again.
-    pub async fn redo(&self, steps: usize, on_step: &mut (dyn FnMut(&Step) + Send)) -> Result<Report> {
+    pub async fn redo(
+        &self,
+        steps: usize,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+    ) -> Result<Report> {
         let backend = self.backend();
         with_connection!(&self.pool, |conn| {
             let migrations = self.source.migrations(backend)?;
@@ -139,7 +169,9 @@ impl Database {
             let applied = migrate::applied_versions(&mut harness)?;
             let plan = migrate::plan_down(&ids, &applied, &RevertTarget::Steps(steps))?;
             let reverted = migrate::revert(&mut harness, backend, &migrations, &plan, on_step)?;
-            let again: Vec<usize> = (0..ids.len()).filter(|&i| plan.contains(&ids[i].version)).collect();
+            let again: Vec<usize> = (0..ids.len())
+                .filter(|&i| plan.contains(&ids[i].version))
+                .collect();
             let applied = migrate::apply(&mut harness, backend, &migrations, &again, on_step)?;
             let current = migrate::applied_versions(&mut harness)?.into_iter().max();
             Ok(Report {
@@ -155,7 +187,12 @@ impl Database {
     pub async fn status(&self) -> Result<Status> {
         let known = self.known_migrations()?;
         let applied = with_connection!(&self.pool, |conn| {
-            if conn.tables().await?.iter().any(|t| t == migrate::BOOKKEEPING_TABLE) {
+            if conn
+                .tables()
+                .await?
+                .iter()
+                .any(|t| t == migrate::BOOKKEEPING_TABLE)
+            {
                 use diesel::QueryDsl;
                 use migrate::bookkeeping::__diesel_schema_migrations::dsl::*;
                 __diesel_schema_migrations

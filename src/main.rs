@@ -11,7 +11,9 @@ fn main() -> ExitCode {
     let dotenv = botdb::config::load_dotenv();
     let args = cli::Cli::parse();
     cli::init_logging(&args.global);
-    let result = dotenv.map_err(cli::CliError::from).and_then(|_| cli::run(args));
+    let result = dotenv
+        .map_err(cli::CliError::from)
+        .and_then(|_| cli::run(args));
     match result {
         Ok(code) => code,
         Err(e) => e.report(),

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 use diesel::backend::Backend as DieselBackend;
 use diesel::migration::{Migration, MigrationSource as DieselSource};
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, FileBasedMigrations, MigrationHarness};
+use diesel_migrations::{
+    embed_migrations, EmbeddedMigrations, FileBasedMigrations, MigrationHarness,
+};
 
 use crate::config::Backend;
 use crate::error::{one_line, Error, Result};
@@ -64,7 +66,10 @@ impl Source {
     }
 
     /// Loads `backend`'s migrations, sorted by version.
-    pub(crate) fn migrations<DB: DieselBackend>(&self, backend: Backend) -> Result<Vec<Box<dyn Migration<DB>>>> {
+    pub(crate) fn migrations<DB: DieselBackend>(
+        &self,
+        backend: Backend,
+    ) -> Result<Vec<Box<dyn Migration<DB>>>> {
         let mut migrations = match self.dir_for(backend) {
             None => {
                 let embedded = match backend {
@@ -92,7 +97,10 @@ fn load_dir<DB: DieselBackend>(dir: &Path) -> Result<Vec<Box<dyn Migration<DB>>>
     for entry in entries {
         let path = entry.map_err(|e| dir_error(e.to_string()))?.path();
         if path.is_dir() {
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if !name.contains('_') {
                 return Err(dir_error(format!("`{name}` is not named <version>_<name>")));
             }
@@ -103,7 +111,8 @@ fn load_dir<DB: DieselBackend>(dir: &Path) -> Result<Vec<Box<dyn Migration<DB>>>
             }
         }
     }
-    let source = FileBasedMigrations::from_path(dir).map_err(|e| dir_error(one_line(&e.to_string())))?;
+    let source =
+        FileBasedMigrations::from_path(dir).map_err(|e| dir_error(one_line(&e.to_string())))?;
     DieselSource::<DB>::migrations(&source).map_err(|e| dir_error(one_line(&e.to_string())))
 }
 
@@ -229,7 +238,11 @@ impl Status {
     }
 
     /// Combines the known migrations with the applied versions and when they ran.
-    pub fn new(backend: Backend, known: Vec<MigrationId>, applied: Vec<(String, NaiveDateTime)>) -> Self {
+    pub fn new(
+        backend: Backend,
+        known: Vec<MigrationId>,
+        applied: Vec<(String, NaiveDateTime)>,
+    ) -> Self {
         let mut entries: BTreeMap<String, Entry> = known
             .into_iter()
             .map(|m| {
@@ -279,7 +292,11 @@ pub(crate) fn find_version<'a>(known: &'a [MigrationId], wanted: &str) -> Result
 }
 
 /// The migrations to apply, oldest first: everything pending, or up to and including `to`.
-pub(crate) fn plan_up(known: &[MigrationId], applied: &[String], to: Option<&str>) -> Result<Vec<usize>> {
+pub(crate) fn plan_up(
+    known: &[MigrationId],
+    applied: &[String],
+    to: Option<&str>,
+) -> Result<Vec<usize>> {
     let limit = to.map(|v| find_version(known, v)).transpose()?;
     Ok(known
         .iter()
@@ -291,7 +308,11 @@ pub(crate) fn plan_up(known: &[MigrationId], applied: &[String], to: Option<&str
 }
 
 /// The applied versions to revert, newest first.
-pub(crate) fn plan_down(known: &[MigrationId], applied: &[String], target: &RevertTarget) -> Result<Vec<String>> {
+pub(crate) fn plan_down(
+    known: &[MigrationId],
+    applied: &[String],
+    target: &RevertTarget,
+) -> Result<Vec<String>> {
     let mut newest_first: Vec<String> = applied.to_vec();
     newest_first.sort_by(|a, b| b.cmp(a));
     let chosen: Vec<String> = match target {
@@ -399,10 +420,18 @@ where
 }
 
 pub(crate) fn ids<DB: DieselBackend>(migrations: &[Box<dyn Migration<DB>>]) -> Vec<MigrationId> {
-    migrations.iter().map(|m| MigrationId::of(m.as_ref())).collect()
+    migrations
+        .iter()
+        .map(|m| MigrationId::of(m.as_ref()))
+        .collect()
 }
 
-fn failure(action: &'static str, id: &MigrationId, backend: Backend, e: &(dyn std::error::Error + 'static)) -> Error {
+fn failure(
+    action: &'static str,
+    id: &MigrationId,
+    backend: Backend,
+    e: &(dyn std::error::Error + 'static),
+) -> Error {
     // diesel wraps the database error as "Failed to run <name> with: <message>".
     let text = e.to_string();
     let message = text
@@ -422,13 +451,20 @@ mod tests {
     use super::*;
 
     fn known() -> Vec<MigrationId> {
-        ["2024-01-01-000001_a", "2024-01-01-000002_b", "2024-01-01-000003_c"]
-            .iter()
-            .map(|n| MigrationId {
-                version: n.split_once('_').map(|(v, _)| normalize_version(v)).unwrap_or_default(),
-                name: n.to_string(),
-            })
-            .collect()
+        [
+            "2024-01-01-000001_a",
+            "2024-01-01-000002_b",
+            "2024-01-01-000003_c",
+        ]
+        .iter()
+        .map(|n| MigrationId {
+            version: n
+                .split_once('_')
+                .map(|(v, _)| normalize_version(v))
+                .unwrap_or_default(),
+            name: n.to_string(),
+        })
+        .collect()
     }
 
     fn applied(n: usize) -> Vec<String> {
@@ -437,10 +473,22 @@ mod tests {
 
     #[test]
     fn plans_up_to_a_version() {
-        assert_eq!(plan_up(&known(), &applied(0), None).ok(), Some(vec![0, 1, 2]));
-        assert_eq!(plan_up(&known(), &applied(1), Some("2024-01-01-000002")).ok(), Some(vec![1]));
-        assert_eq!(plan_up(&known(), &applied(0), Some("2024-01-01-000002_b")).ok(), Some(vec![0, 1]));
-        assert!(matches!(plan_up(&known(), &applied(0), Some("nope")), Err(Error::UnknownVersion(_))));
+        assert_eq!(
+            plan_up(&known(), &applied(0), None).ok(),
+            Some(vec![0, 1, 2])
+        );
+        assert_eq!(
+            plan_up(&known(), &applied(1), Some("2024-01-01-000002")).ok(),
+            Some(vec![1])
+        );
+        assert_eq!(
+            plan_up(&known(), &applied(0), Some("2024-01-01-000002_b")).ok(),
+            Some(vec![0, 1])
+        );
+        assert!(matches!(
+            plan_up(&known(), &applied(0), Some("nope")),
+            Err(Error::UnknownVersion(_))
+        ));
         assert_eq!(plan_up(&known(), &applied(3), None).ok(), Some(vec![]));
     }
 
@@ -452,17 +500,40 @@ mod tests {
             Some(vec!["20240101000003".to_string()])
         );
         assert_eq!(
-            plan_down(&known(), &all, &RevertTarget::To("2024-01-01-000001".into())).ok(),
-            Some(vec!["20240101000003".to_string(), "20240101000002".to_string()])
+            plan_down(
+                &known(),
+                &all,
+                &RevertTarget::To("2024-01-01-000001".into())
+            )
+            .ok(),
+            Some(vec![
+                "20240101000003".to_string(),
+                "20240101000002".to_string()
+            ])
         );
-        assert_eq!(plan_down(&known(), &all, &RevertTarget::All).map(|v| v.len()).ok(), Some(3));
-        assert!(matches!(plan_down(&known(), &all, &RevertTarget::Steps(0)), Err(Error::ZeroSteps)));
+        assert_eq!(
+            plan_down(&known(), &all, &RevertTarget::All)
+                .map(|v| v.len())
+                .ok(),
+            Some(3)
+        );
         assert!(matches!(
-            plan_down(&known(), &all, &RevertTarget::Steps(4)),
-            Err(Error::TooManySteps { requested: 4, applied: 3 })
+            plan_down(&known(), &all, &RevertTarget::Steps(0)),
+            Err(Error::ZeroSteps)
         ));
         assert!(matches!(
-            plan_down(&known(), &applied(1), &RevertTarget::To("2024-01-01-000002".into())),
+            plan_down(&known(), &all, &RevertTarget::Steps(4)),
+            Err(Error::TooManySteps {
+                requested: 4,
+                applied: 3
+            })
+        ));
+        assert!(matches!(
+            plan_down(
+                &known(),
+                &applied(1),
+                &RevertTarget::To("2024-01-01-000002".into())
+            ),
             Err(Error::NotApplied(_))
         ));
     }
@@ -476,7 +547,15 @@ mod tests {
             vec![("20240101000001".into(), at), ("20230101000000".into(), at)],
         );
         let states: Vec<State> = status.migrations.iter().map(|e| e.state).collect();
-        assert_eq!(states, [State::Unknown, State::Applied, State::Pending, State::Pending]);
+        assert_eq!(
+            states,
+            [
+                State::Unknown,
+                State::Applied,
+                State::Pending,
+                State::Pending
+            ]
+        );
         assert_eq!(status.pending().count(), 2);
     }
 }

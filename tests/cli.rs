@@ -9,13 +9,19 @@ use crate::support::{TestDb, TestResult, VERSIONS};
 /// The binary, with no database configured from the outside.
 pub fn botdb() -> Command {
     let mut cmd = Command::cargo_bin("botdb").expect("the botdb binary is built");
-    cmd.env_remove("DATABASE_URL").env_remove("DB_URL").env_remove("RUST_LOG");
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("DB_URL")
+        .env_remove("RUST_LOG");
     cmd
 }
 
 fn stdout_of(cmd: &mut Command) -> String {
     let out = cmd.output().expect("run botdb");
-    assert!(out.status.success(), "botdb failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "botdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -29,43 +35,74 @@ async fn cli_end_to_end(t: TestDb) -> TestResult {
         cmd
     };
 
-    run(&["status", "--check"]).assert().code(1).stdout(predicate::str::contains("0 applied, 6 pending"));
+    run(&["status", "--check"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("0 applied, 6 pending"));
 
     let out = stdout_of(&mut run(&["migrate", "--to", "2024-12-20-215903"]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
-    assert!(lines[0].starts_with("applied  2024-12-20-105908_initial_revision ("), "{out}");
-    assert!(lines[2].starts_with("applied  2024-12-20-215903_add_column_pay_id ("), "{out}");
+    assert!(
+        lines[0].starts_with("applied  2024-12-20-105908_initial_revision ("),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("applied  2024-12-20-215903_add_column_pay_id ("),
+        "{out}"
+    );
     assert!(lines[3].starts_with("migrate: 3 migrations in "), "{out}");
-    assert!(lines[3].ends_with("is at 2024-12-20-215903_add_column_pay_id"), "{out}");
+    assert!(
+        lines[3].ends_with("is at 2024-12-20-215903_add_column_pay_id"),
+        "{out}"
+    );
 
     let out = stdout_of(&mut run(&["migrate"]));
     assert_eq!(out.lines().count(), 4, "{out}");
     let out = stdout_of(&mut run(&["migrate"]));
     assert!(out.starts_with("nothing to migrate: "), "{out}");
 
-    run(&["status", "--check"]).assert().code(0).stdout(predicate::str::contains("6 applied, 0 pending"));
-    let json: serde_json::Value = serde_json::from_str(&stdout_of(&mut run(&["status", "--json"])))?;
+    run(&["status", "--check"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("6 applied, 0 pending"));
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout_of(&mut run(&["status", "--json"])))?;
     assert_eq!(json["applied"], 6);
     assert_eq!(json["migrations"][5]["version"], VERSIONS[5]);
     assert_eq!(json["migrations"][5]["state"], "applied");
 
     let out = stdout_of(&mut run(&["revert"]));
-    assert!(out.starts_with("reverted 2026-11-25-100100_maintain_updated_at ("), "{out}");
+    assert!(
+        out.starts_with("reverted 2026-11-25-100100_maintain_updated_at ("),
+        "{out}"
+    );
     run(&["status", "--check"])
         .assert()
         .code(1)
-        .stdout(predicate::str::contains("pending  2026-11-25-100100_maintain_updated_at"));
+        .stdout(predicate::str::contains(
+            "pending  2026-11-25-100100_maintain_updated_at",
+        ));
 
     let out = stdout_of(&mut run(&["redo", "--steps", "2"]));
-    let actions: Vec<&str> = out.lines().map(|l| l.split_whitespace().next().unwrap_or("")).collect();
-    assert_eq!(actions, ["reverted", "reverted", "applied", "applied", "redo:"], "{out}");
+    let actions: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        actions,
+        ["reverted", "reverted", "applied", "applied", "redo:"],
+        "{out}"
+    );
 
     let out = stdout_of(&mut run(&["revert", "--to", "20241220144707"]));
     assert_eq!(out.lines().count(), 4, "{out}");
     let out = stdout_of(&mut run(&["revert", "--all"]));
     assert!(out.contains("has no migrations applied"), "{out}");
-    run(&["status"]).assert().success().stdout(predicate::str::contains("0 applied, 6 pending"));
+    run(&["status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("0 applied, 6 pending"));
     Ok(())
 }
 
@@ -78,11 +115,18 @@ fn default_database_is_created_under_data() -> TestResult {
         .assert()
         .success()
         .stdout(predicate::str::contains("sqlite://data/botdb.sqlite3"));
-    assert!(!dir.path().join("data").exists(), "status must not create the database");
+    assert!(
+        !dir.path().join("data").exists(),
+        "status must not create the database"
+    );
     let out = stdout_of(botdb().current_dir(dir.path()).arg("migrate"));
     assert!(out.contains("migrate: 6 migrations"), "{out}");
     assert!(dir.path().join("data/botdb.sqlite3").is_file());
-    botdb().current_dir(dir.path()).args(["status", "--check"]).assert().code(0);
+    botdb()
+        .current_dir(dir.path())
+        .args(["status", "--check"])
+        .assert()
+        .code(0);
     Ok(())
 }
 
@@ -90,11 +134,19 @@ fn default_database_is_created_under_data() -> TestResult {
 fn url_sources_in_order() -> TestResult {
     let dir = tempfile::tempdir()?;
     // The bot's own variable, in SQLAlchemy form, from .env.
-    std::fs::write(dir.path().join(".env"), "DB_URL=sqlite+aiosqlite:///from_dotenv.db\n")?;
+    std::fs::write(
+        dir.path().join(".env"),
+        "DB_URL=sqlite+aiosqlite:///from_dotenv.db\n",
+    )?;
     stdout_of(botdb().current_dir(dir.path()).arg("migrate"));
     assert!(dir.path().join("from_dotenv.db").is_file());
     // The real environment wins over .env, DATABASE_URL over DB_URL, the flag over both.
-    stdout_of(botdb().current_dir(dir.path()).env("DB_URL", "sqlite:from_env.db").arg("migrate"));
+    stdout_of(
+        botdb()
+            .current_dir(dir.path())
+            .env("DB_URL", "sqlite:from_env.db")
+            .arg("migrate"),
+    );
     assert!(dir.path().join("from_env.db").is_file());
     stdout_of(
         botdb()
@@ -124,12 +176,25 @@ fn migrations_dir_replaces_the_embedded_ones() -> TestResult {
         let m = migrations.join(name);
         std::fs::create_dir_all(&m)?;
         let table = name.rsplit('_').next().unwrap_or(name);
-        std::fs::write(m.join("up.sql"), format!("CREATE TABLE t_{table} (id INTEGER PRIMARY KEY);"))?;
+        std::fs::write(
+            m.join("up.sql"),
+            format!("CREATE TABLE t_{table} (id INTEGER PRIMARY KEY);"),
+        )?;
         std::fs::write(m.join("down.sql"), format!("DROP TABLE t_{table};"))?;
     }
     let db = dir.path().join("x.db");
-    let out = stdout_of(botdb().arg("--database-url").arg(&db).arg("--migrations-dir").arg(&migrations).arg("migrate"));
-    assert!(out.contains("applied  2030-01-01-000000_first") && out.contains("migrate: 2 migrations"), "{out}");
+    let out = stdout_of(
+        botdb()
+            .arg("--database-url")
+            .arg(&db)
+            .arg("--migrations-dir")
+            .arg(&migrations)
+            .arg("migrate"),
+    );
+    assert!(
+        out.contains("applied  2030-01-01-000000_first") && out.contains("migrate: 2 migrations"),
+        "{out}"
+    );
     // The embedded history does not know these versions.
     botdb()
         .arg("--database-url")
@@ -149,6 +214,10 @@ fn help_reads_well() {
         .success()
         .stdout(predicate::str::contains("migrate").and(predicate::str::contains("Exit codes")));
     for command in ["migrate", "revert", "redo", "status"] {
-        botdb().args([command, "--help"]).assert().success().stdout(predicate::str::contains("--database-url"));
+        botdb()
+            .args([command, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("--database-url"));
     }
 }

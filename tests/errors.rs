@@ -15,11 +15,22 @@ fn fails(mut cmd: Command, args: &[&str]) -> String {
     let out = cmd.arg("-vv").args(args).output().expect("run botdb");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{args:?}: exit code; stderr: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{args:?}: exit code; stderr: {stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    assert!(!stderr.contains(PASSWORD) && !stdout.contains(PASSWORD), "{args:?} leaked the password: {stderr}");
+    assert!(
+        !stderr.contains(PASSWORD) && !stdout.contains(PASSWORD),
+        "{args:?} leaked the password: {stderr}"
+    );
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
-    assert_eq!(errors.len(), 1, "{args:?}: exactly one error line expected: {stderr}");
+    assert_eq!(
+        errors.len(),
+        1,
+        "{args:?}: exactly one error line expected: {stderr}"
+    );
     errors[0].to_string()
 }
 
@@ -32,20 +43,41 @@ fn with_url(url: &str, args: &[&str]) -> String {
 #[test]
 fn bad_urls() {
     let e = with_url(&format!("oracle://bot:{PASSWORD}@db/shop"), &["migrate"]);
-    assert!(e.contains("unsupported database URL scheme `oracle`") && e.contains("use sqlite://"), "{e}");
-    let e = with_url(&format!("postgres://bot:{PASSWORD}@db:99999/shop"), &["status"]);
-    assert!(e.contains("invalid database URL") && e.contains("postgres://bot:***@db:99999/shop"), "{e}");
+    assert!(
+        e.contains("unsupported database URL scheme `oracle`") && e.contains("use sqlite://"),
+        "{e}"
+    );
+    let e = with_url(
+        &format!("postgres://bot:{PASSWORD}@db:99999/shop"),
+        &["status"],
+    );
+    assert!(
+        e.contains("invalid database URL") && e.contains("postgres://bot:***@db:99999/shop"),
+        "{e}"
+    );
     let e = with_url(&format!("mysql://bot:{PASSWORD}@db"), &["migrate"]);
     assert!(e.contains("names no database"), "{e}");
 }
 
 #[test]
 fn unreachable_server() {
-    let e = with_url(&format!("postgres://bot:{PASSWORD}@127.0.0.1:1/shop"), &["migrate"]);
-    assert!(e.contains("cannot connect to postgres://bot:***@127.0.0.1:1/shop"), "{e}");
+    let e = with_url(
+        &format!("postgres://bot:{PASSWORD}@127.0.0.1:1/shop"),
+        &["migrate"],
+    );
+    assert!(
+        e.contains("cannot connect to postgres://bot:***@127.0.0.1:1/shop"),
+        "{e}"
+    );
     assert!(e.contains("check that the server is running"), "{e}");
-    let e = with_url(&format!("mysql://bot:{PASSWORD}@127.0.0.1:1/shop"), &["status"]);
-    assert!(e.contains("cannot connect to mysql://bot:***@127.0.0.1:1/shop"), "{e}");
+    let e = with_url(
+        &format!("mysql://bot:{PASSWORD}@127.0.0.1:1/shop"),
+        &["status"],
+    );
+    assert!(
+        e.contains("cannot connect to mysql://bot:***@127.0.0.1:1/shop"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -53,8 +85,14 @@ fn unwritable_sqlite_path() -> TestResult {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("a-file");
     std::fs::write(&file, "")?;
-    let e = with_url(&format!("sqlite://{}/db.sqlite3", file.display()), &["migrate"]);
-    assert!(e.contains("cannot create the folder") && e.contains("check the path"), "{e}");
+    let e = with_url(
+        &format!("sqlite://{}/db.sqlite3", file.display()),
+        &["migrate"],
+    );
+    assert!(
+        e.contains("cannot create the folder") && e.contains("check the path"),
+        "{e}"
+    );
     Ok(())
 }
 
@@ -63,15 +101,30 @@ fn bad_versions_and_steps() -> TestResult {
     let dir = tempfile::tempdir()?;
     let url = dir.path().join("x.db").display().to_string();
     let e = with_url(&url, &["migrate", "--to", "2099-01-01-000000"]);
-    assert!(e.contains("unknown migration `2099-01-01-000000`") && e.contains("botdb status"), "{e}");
-    botdb().args(["--database-url", &url, "migrate", "--to", "2024-12-20-144707"]).assert().success();
+    assert!(
+        e.contains("unknown migration `2099-01-01-000000`") && e.contains("botdb status"),
+        "{e}"
+    );
+    botdb()
+        .args([
+            "--database-url",
+            &url,
+            "migrate",
+            "--to",
+            "2024-12-20-144707",
+        ])
+        .assert()
+        .success();
     let e = with_url(&url, &["revert", "--steps", "0"]);
     assert!(e.contains("--steps must be at least 1"), "{e}");
     let e = with_url(&url, &["revert", "--steps", "3"]);
     assert!(e.contains("only 2 are applied"), "{e}");
     let e = with_url(&url, &["revert", "--to", "2024-12-26-132844"]);
     assert!(e.contains("is not applied"), "{e}");
-    let e = fails(botdb(), &["--database-url", &url, "revert", "--steps", "1", "--all"]);
+    let e = fails(
+        botdb(),
+        &["--database-url", &url, "revert", "--steps", "1", "--all"],
+    );
     assert!(e.contains("cannot be used with"), "{e}");
     Ok(())
 }
@@ -81,16 +134,33 @@ fn bad_migrations_dir() -> TestResult {
     let dir = tempfile::tempdir()?;
     let url = dir.path().join("x.db").display().to_string();
     let missing = dir.path().join("nowhere");
-    let e = with_url(&url, &["--migrations-dir", &missing.display().to_string(), "migrate"]);
+    let e = with_url(
+        &url,
+        &[
+            "--migrations-dir",
+            &missing.display().to_string(),
+            "migrate",
+        ],
+    );
     assert!(e.contains("cannot read migrations from"), "{e}");
     let bad = dir.path().join("bad");
     std::fs::create_dir_all(bad.join("nounderscore"))?;
-    let e = with_url(&url, &["--migrations-dir", &bad.display().to_string(), "migrate"]);
+    let e = with_url(
+        &url,
+        &["--migrations-dir", &bad.display().to_string(), "migrate"],
+    );
     assert!(e.contains("is not named <version>_<name>"), "{e}");
     let no_down = dir.path().join("nodown");
     std::fs::create_dir_all(no_down.join("2030-01-01-000000_x"))?;
     std::fs::write(no_down.join("2030-01-01-000000_x/up.sql"), "SELECT 1;")?;
-    let e = with_url(&url, &["--migrations-dir", &no_down.display().to_string(), "migrate"]);
+    let e = with_url(
+        &url,
+        &[
+            "--migrations-dir",
+            &no_down.display().to_string(),
+            "migrate",
+        ],
+    );
     assert!(e.contains("has no down.sql"), "{e}");
     Ok(())
 }
@@ -100,21 +170,39 @@ fn bad_migrations_dir() -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_migration_is_reported_and_rolled_back() -> TestResult {
     for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
-        let Some(t) = TestDb::create(backend).await else { continue };
+        let Some(t) = TestDb::create(backend).await else {
+            continue;
+        };
         let dir = t.scratch_dir().join("migrations");
         let m = dir.join("2030-01-01-000000_broken");
         std::fs::create_dir_all(&m)?;
-        std::fs::write(m.join("up.sql"), "CREATE TABLE fine (id INTEGER PRIMARY KEY);\nSELEKT nonsense;\n")?;
+        std::fs::write(
+            m.join("up.sql"),
+            "CREATE TABLE fine (id INTEGER PRIMARY KEY);\nSELEKT nonsense;\n",
+        )?;
         std::fs::write(m.join("down.sql"), "DROP TABLE fine;")?;
-        let e = with_url(&t.url, &["--migrations-dir", &dir.display().to_string(), "migrate"]);
-        assert!(e.contains("applying of migration 2030-01-01-000000_broken failed"), "{e}");
-        assert!(e.to_lowercase().contains("selekt"), "the database's message: {e}");
+        let e = with_url(
+            &t.url,
+            &["--migrations-dir", &dir.display().to_string(), "migrate"],
+        );
+        assert!(
+            e.contains("applying of migration 2030-01-01-000000_broken failed"),
+            "{e}"
+        );
+        assert!(
+            e.to_lowercase().contains("selekt"),
+            "the database's message: {e}"
+        );
         let tables = t.connect().await.introspect().await?;
         if backend == Backend::Mysql {
             assert!(e.contains("check the schema by hand"), "{e}");
         } else {
             assert!(e.contains("rolled back"), "{e}");
-            assert!(tables.tables.is_empty(), "{backend}: {:?}", tables.table_names());
+            assert!(
+                tables.tables.is_empty(),
+                "{backend}: {:?}",
+                tables.table_names()
+            );
         }
     }
     Ok(())
@@ -128,9 +216,15 @@ async fn missing_database_and_wrong_password() -> TestResult {
             continue;
         };
         let mut missing = url::Url::parse(&with_database(&server, "botdb_no_such_database_x9"))?;
-        missing.set_password(Some(PASSWORD)).map_err(|()| "cannot set password")?;
+        missing
+            .set_password(Some(PASSWORD))
+            .map_err(|()| "cannot set password")?;
         let e = with_url(missing.as_str(), &["migrate"]);
-        assert!(e.contains("create the database first") || e.contains("check the user name and password"), "{e}");
+        assert!(
+            e.contains("create the database first")
+                || e.contains("check the user name and password"),
+            "{e}"
+        );
         if backend == Backend::Postgres {
             assert!(e.contains("does not exist"), "{e}");
         }
@@ -138,9 +232,14 @@ async fn missing_database_and_wrong_password() -> TestResult {
     // PostgreSQL here trusts local connections, so only MariaDB can refuse a password.
     if let Some(t) = TestDb::create(Backend::Mysql).await {
         let mut wrong = url::Url::parse(&t.url)?;
-        wrong.set_password(Some(PASSWORD)).map_err(|()| "cannot set password")?;
+        wrong
+            .set_password(Some(PASSWORD))
+            .map_err(|()| "cannot set password")?;
         let e = with_url(wrong.as_str(), &["migrate"]);
-        assert!(e.contains("Access denied") && e.contains("check the user name and password"), "{e}");
+        assert!(
+            e.contains("Access denied") && e.contains("check the user name and password"),
+            "{e}"
+        );
     }
     Ok(())
 }

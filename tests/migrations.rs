@@ -7,9 +7,16 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::per_backend;
-use crate::support::{bot_tables, count, execute, row_counts, TestDb, TestResult, BOT_TABLES, VERSIONS};
+use crate::support::{
+    bot_tables, count, execute, row_counts, TestDb, TestResult, BOT_TABLES, VERSIONS,
+};
 
-per_backend!(migrate_from_empty, status_never_writes, revert_all_leaves_no_bot_tables, history_walk_keeps_every_row);
+per_backend!(
+    migrate_from_empty,
+    status_never_writes,
+    revert_all_leaves_no_bot_tables,
+    history_walk_keeps_every_row
+);
 
 async fn migrate_from_empty(t: TestDb) -> TestResult {
     let db = t.connect().await;
@@ -17,26 +24,53 @@ async fn migrate_from_empty(t: TestDb) -> TestResult {
     assert_eq!(before.pending().count(), VERSIONS.len());
     assert_eq!(before.applied().count(), 0);
 
-    let report = db.migrate().await?;
-    let applied: Vec<&str> = report.applied.iter().map(|s| s.migration.version.as_str()).collect();
+    // The bot migrates from a spawned task, so the library's futures must be Send.
+    let task = tokio::spawn({
+        let db = db.clone();
+        async move { db.migrate().await }
+    });
+    let report = task.await??;
+    let applied: Vec<&str> = report
+        .applied
+        .iter()
+        .map(|s| s.migration.version.as_str())
+        .collect();
     assert_eq!(applied, VERSIONS);
     assert_eq!(report.current.as_deref(), Some(VERSIONS[5]));
 
     let after = db.status().await?;
-    assert!(after.migrations.iter().all(|e| e.state == State::Applied && e.applied_at.is_some()));
-    assert!(db.migrate().await?.applied.is_empty(), "a second migrate has nothing to do");
+    assert!(after
+        .migrations
+        .iter()
+        .all(|e| e.state == State::Applied && e.applied_at.is_some()));
+    assert!(
+        db.migrate().await?.applied.is_empty(),
+        "a second migrate has nothing to do"
+    );
 
     let schema = db.introspect().await?;
     assert_eq!(bot_tables(&schema), BOT_TABLES);
     for table in BOT_TABLES {
         for column in ["id", "created_at", "updated_at"] {
-            let c = schema.column(table, column).ok_or(format!("{table}.{column} missing"))?;
+            let c = schema
+                .column(table, column)
+                .ok_or(format!("{table}.{column} missing"))?;
             assert!(!c.nullable, "{table}.{column} must be NOT NULL");
         }
-        assert!(schema.column(table, "created_at").and_then(|c| c.default.as_ref()).is_some());
-        assert_eq!(schema.tables[table].triggers.len(), usize::from(t.backend != botdb::Backend::Mysql));
+        assert!(schema
+            .column(table, "created_at")
+            .and_then(|c| c.default.as_ref())
+            .is_some());
+        assert_eq!(
+            schema.tables[table].triggers.len(),
+            usize::from(t.backend != botdb::Backend::Mysql)
+        );
     }
-    for (table, column) in [("products", "category_id"), ("purchases", "user_id"), ("purchases", "product_id")] {
+    for (table, column) in [
+        ("products", "category_id"),
+        ("purchases", "user_id"),
+        ("purchases", "product_id"),
+    ] {
         let fk = schema.tables[table]
             .foreign_keys
             .iter()
@@ -44,15 +78,29 @@ async fn migrate_from_empty(t: TestDb) -> TestResult {
             .ok_or(format!("no foreign key on {table}.{column}"))?;
         assert_eq!(fk.on_delete, "CASCADE", "{table}.{column}");
         let index = format!("ix_{table}_{column}");
-        assert_eq!(schema.tables[table].indexes.get(&index).map(|i| i.columns.clone()), Some(vec![column.to_string()]));
+        assert_eq!(
+            schema.tables[table]
+                .indexes
+                .get(&index)
+                .map(|i| i.columns.clone()),
+            Some(vec![column.to_string()])
+        );
     }
     let unique_payment = schema.tables["purchases"]
         .indexes
         .values()
         .any(|i| i.unique && i.columns == ["payment_id"]);
     assert!(unique_payment, "payment_id must be unique");
-    assert!(!schema.column("products", "hidden_content").ok_or("hidden_content")?.nullable);
-    assert!(schema.column("products", "hidden_content").and_then(|c| c.default.as_ref()).is_none());
+    assert!(
+        !schema
+            .column("products", "hidden_content")
+            .ok_or("hidden_content")?
+            .nullable
+    );
+    assert!(schema
+        .column("products", "hidden_content")
+        .and_then(|c| c.default.as_ref())
+        .is_none());
     Ok(())
 }
 
@@ -91,27 +139,67 @@ async fn history_walk_keeps_every_row(t: TestDb) -> TestResult {
         let (schema_after, rows_after) = (db.introspect().await?, row_counts(&db).await?);
 
         db.revert(&RevertTarget::Steps(1), &mut |_| {}).await?;
-        assert_eq!(db.introspect().await?, schema_before, "down of {version} must restore the schema");
-        assert_eq!(row_counts(&db).await?, rows_before, "down of {version} lost or added rows");
+        assert_eq!(
+            db.introspect().await?,
+            schema_before,
+            "down of {version} must restore the schema"
+        );
+        assert_eq!(
+            row_counts(&db).await?,
+            rows_before,
+            "down of {version} lost or added rows"
+        );
 
         db.migrate_with(Some(version), &mut |_| {}).await?;
-        assert_eq!(db.introspect().await?, schema_after, "up after down of {version} differs");
-        assert_eq!(row_counts(&db).await?, rows_after, "redo of {version} lost or added rows");
+        assert_eq!(
+            db.introspect().await?,
+            schema_after,
+            "up after down of {version} differs"
+        );
+        assert_eq!(
+            row_counts(&db).await?,
+            rows_after,
+            "redo of {version} lost or added rows"
+        );
 
         insert_batch(&db, i + 1, i as i64 + 1).await?;
     }
 
     let batches = VERSIONS.len() as i64;
-    assert_eq!(row_counts(&db).await?, vec![batches, batches, batches, 2 * batches]);
-    // The fills: only rows older than a column get the fill value.
-    assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM products WHERE hidden_content = ''").await?, 1);
     assert_eq!(
-        count(&db, "SELECT COUNT(*) AS n FROM purchases WHERE payment_id = CONCAT('legacy-', id)").await?,
+        row_counts(&db).await?,
+        vec![batches, batches, batches, 2 * batches]
+    );
+    // The fills: only rows older than a column get the fill value.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) AS n FROM products WHERE hidden_content = ''"
+        )
+        .await?,
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) AS n FROM purchases WHERE payment_id = CONCAT('legacy-', id)"
+        )
+        .await?,
         2
     );
-    assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM purchases WHERE payment_type = 'unknown'").await?, 3);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) AS n FROM purchases WHERE payment_type = 'unknown'"
+        )
+        .await?,
+        3
+    );
     if t.backend == botdb::Backend::Sqlite {
-        assert_eq!(count(&db, "SELECT COUNT(*) AS n FROM pragma_foreign_key_check").await?, 0);
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) AS n FROM pragma_foreign_key_check").await?,
+            0
+        );
     }
     check_content(&db, batches).await
 }
@@ -129,7 +217,11 @@ pub async fn insert_batch(db: &Database, stage: usize, batch: i64) -> TestResult
         ),
     )
     .await?;
-    execute(db, &format!("INSERT INTO categories (category_name) VALUES ('Category {batch}')")).await?;
+    execute(
+        db,
+        &format!("INSERT INTO categories (category_name) VALUES ('Category {batch}')"),
+    )
+    .await?;
     let (hidden_col, hidden_val) = if stage >= 2 {
         (", hidden_content", format!(", 'Secret {batch}'"))
     } else {
@@ -165,25 +257,51 @@ pub async fn insert_batch(db: &Database, stage: usize, batch: i64) -> TestResult
     .await
 }
 
+/// telegram_id, username, first_name, last_name.
+type UserFields = (i64, Option<String>, Option<String>, Option<String>);
+
 /// Every row of every batch is there, unchanged, and still points at the right parents.
 async fn check_content(db: &Database, batches: i64) -> TestResult {
     botdb::with_connection!(db.pool(), |conn| {
-        let people = users::table.select(User::as_select()).order(users::id).load(&mut conn).await?;
-        let expected: Vec<(i64, Option<String>, Option<String>, Option<String>)> = (1..=batches)
+        let people = users::table
+            .select(User::as_select())
+            .order(users::id)
+            .load(&mut conn)
+            .await?;
+        let expected: Vec<UserFields> = (1..=batches)
             .flat_map(|b| {
                 [
-                    (b * 10 + 1, Some(format!("user_{b}")), Some("O'Brien".to_string()), None),
+                    (
+                        b * 10 + 1,
+                        Some(format!("user_{b}")),
+                        Some("O'Brien".to_string()),
+                        None,
+                    ),
                     (b * 10 + 2, None, None, Some(format!("Last {b}"))),
                 ]
             })
             .collect();
-        let got: Vec<_> = people.into_iter().map(|u| (u.telegram_id, u.username, u.first_name, u.last_name)).collect();
+        let got: Vec<_> = people
+            .into_iter()
+            .map(|u| (u.telegram_id, u.username, u.first_name, u.last_name))
+            .collect();
         assert_eq!(got, expected);
 
-        let goods = products::table.select(Product::as_select()).order(products::id).load(&mut conn).await?;
+        let goods = products::table
+            .select(Product::as_select())
+            .order(products::id)
+            .load(&mut conn)
+            .await?;
         for (b, p) in (1..=batches).zip(&goods) {
-            assert_eq!((p.name.as_str(), p.price), (format!("Product {b}").as_str(), (b * 100) as i32));
-            let hidden = if b == 1 { String::new() } else { format!("Secret {b}") };
+            assert_eq!(
+                (p.name.as_str(), p.price),
+                (format!("Product {b}").as_str(), (b * 100) as i32)
+            );
+            let hidden = if b == 1 {
+                String::new()
+            } else {
+                format!("Secret {b}")
+            };
             assert_eq!(p.hidden_content, hidden);
         }
 
@@ -196,10 +314,20 @@ async fn check_content(db: &Database, batches: i64) -> TestResult {
             .await?;
         assert_eq!(sales.len() as i64, batches);
         for (b, (sale, buyer, product)) in (1..=batches).zip(&sales) {
-            assert_eq!((sale.price, *buyer, product.clone()), ((b * 100 + 1) as i32, b * 10 + 2, format!("Product {b}")));
-            let payment_id = if b < 3 { format!("legacy-{}", sale.id) } else { format!("pay-{b}") };
+            assert_eq!(
+                (sale.price, *buyer, product.clone()),
+                ((b * 100 + 1) as i32, b * 10 + 2, format!("Product {b}"))
+            );
+            let payment_id = if b < 3 {
+                format!("legacy-{}", sale.id)
+            } else {
+                format!("pay-{b}")
+            };
             let payment_type = if b < 4 { "unknown" } else { "card" };
-            assert_eq!((sale.payment_id.as_str(), sale.payment_type.as_str()), (payment_id.as_str(), payment_type));
+            assert_eq!(
+                (sale.payment_id.as_str(), sale.payment_type.as_str()),
+                (payment_id.as_str(), payment_type)
+            );
         }
         Ok(())
     })

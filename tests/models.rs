@@ -13,11 +13,19 @@ use crate::support::{TestDb, TestResult};
 per_backend!(models_round_trip);
 
 fn long_ago() -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2000, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default()
+    NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
 }
 
 fn is_unique_violation<T>(result: Result<T, DieselError>) -> bool {
-    matches!(result, Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)))
+    matches!(
+        result,
+        Err(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            _
+        ))
+    )
 }
 
 async fn models_round_trip(t: TestDb) -> TestResult {
@@ -31,19 +39,30 @@ async fn models_round_trip(t: TestDb) -> TestResult {
             first_name: Some("Ann"),
             last_name: None,
         };
-        diesel::insert_into(users::table).values(&new_user).execute(&mut conn).await?;
+        diesel::insert_into(users::table)
+            .values(&new_user)
+            .execute(&mut conn)
+            .await?;
         let ann: User = users::table
             .filter(users::telegram_id.eq(new_user.telegram_id))
             .select(User::as_select())
             .first(&mut conn)
             .await?;
-        assert_eq!((ann.username.as_deref(), ann.last_name.as_deref()), (Some("ann"), None));
+        assert_eq!(
+            (ann.username.as_deref(), ann.last_name.as_deref()),
+            (Some("ann"), None)
+        );
 
         diesel::insert_into(categories::table)
-            .values(&NewCategory { category_name: "E-books" })
+            .values(&NewCategory {
+                category_name: "E-books",
+            })
             .execute(&mut conn)
             .await?;
-        let books: Category = categories::table.select(Category::as_select()).first(&mut conn).await?;
+        let books: Category = categories::table
+            .select(Category::as_select())
+            .first(&mut conn)
+            .await?;
         diesel::insert_into(products::table)
             .values(&NewProduct {
                 name: "Rust book",
@@ -55,8 +74,14 @@ async fn models_round_trip(t: TestDb) -> TestResult {
             })
             .execute(&mut conn)
             .await?;
-        let book: Product = Product::belonging_to(&books).select(Product::as_select()).first(&mut conn).await?;
-        assert_eq!((book.price, book.file_id.as_deref()), (500, Some("BQACAgIAAx")));
+        let book: Product = Product::belonging_to(&books)
+            .select(Product::as_select())
+            .first(&mut conn)
+            .await?;
+        assert_eq!(
+            (book.price, book.file_id.as_deref()),
+            (500, Some("BQACAgIAAx"))
+        );
         let sale = NewPurchase {
             user_id: ann.id,
             product_id: book.id,
@@ -64,29 +89,65 @@ async fn models_round_trip(t: TestDb) -> TestResult {
             payment_type: "stars",
             payment_id: "tg-charge-1",
         };
-        diesel::insert_into(purchases::table).values(&sale).execute(&mut conn).await?;
-        let bought: Vec<Purchase> = Purchase::belonging_to(&ann).select(Purchase::as_select()).load(&mut conn).await?;
+        diesel::insert_into(purchases::table)
+            .values(&sale)
+            .execute(&mut conn)
+            .await?;
+        let bought: Vec<Purchase> = Purchase::belonging_to(&ann)
+            .select(Purchase::as_select())
+            .load(&mut conn)
+            .await?;
         assert_eq!(bought.len(), 1);
-        assert_eq!((bought[0].payment_type.as_str(), bought[0].payment_id.as_str()), ("stars", "tg-charge-1"));
+        assert_eq!(
+            (
+                bought[0].payment_type.as_str(),
+                bought[0].payment_id.as_str()
+            ),
+            ("stars", "tg-charge-1")
+        );
 
         // Duplicates are refused by the database.
-        assert!(is_unique_violation(diesel::insert_into(purchases::table).values(&sale).execute(&mut conn).await));
-        assert!(is_unique_violation(diesel::insert_into(users::table).values(&new_user).execute(&mut conn).await));
+        assert!(is_unique_violation(
+            diesel::insert_into(purchases::table)
+                .values(&sale)
+                .execute(&mut conn)
+                .await
+        ));
+        assert!(is_unique_violation(
+            diesel::insert_into(users::table)
+                .values(&new_user)
+                .execute(&mut conn)
+                .await
+        ));
 
         // An update moves updated_at but not created_at.
         diesel::update(users::table.find(ann.id))
-            .set((users::created_at.eq(long_ago()), users::updated_at.eq(long_ago())))
+            .set((
+                users::created_at.eq(long_ago()),
+                users::updated_at.eq(long_ago()),
+            ))
             .execute(&mut conn)
             .await?;
         let change = UserUpdate {
             username: Some(Some("ann_new")),
             ..UserUpdate::default()
         };
-        diesel::update(users::table.find(ann.id)).set(&change).execute(&mut conn).await?;
-        let updated: User = users::table.find(ann.id).select(User::as_select()).first(&mut conn).await?;
+        diesel::update(users::table.find(ann.id))
+            .set(&change)
+            .execute(&mut conn)
+            .await?;
+        let updated: User = users::table
+            .find(ann.id)
+            .select(User::as_select())
+            .first(&mut conn)
+            .await?;
         assert_eq!(updated.username.as_deref(), Some("ann_new"));
         assert_eq!(updated.created_at, long_ago());
-        assert!(updated.updated_at > long_ago(), "updated_at did not move: {}", updated.updated_at);
+        assert!(
+            updated.updated_at > long_ago(),
+            "updated_at did not move: {}",
+            updated.updated_at
+        );
 
         diesel::update(products::table.find(book.id))
             .set((products::updated_at.eq(long_ago()),))
@@ -100,26 +161,39 @@ async fn models_round_trip(t: TestDb) -> TestResult {
             })
             .execute(&mut conn)
             .await?;
-        let cheaper: Product = products::table.find(book.id).select(Product::as_select()).first(&mut conn).await?;
+        let cheaper: Product = products::table
+            .find(book.id)
+            .select(Product::as_select())
+            .first(&mut conn)
+            .await?;
         assert_eq!((cheaper.price, cheaper.file_id), (450, None));
         assert!(cheaper.updated_at > long_ago());
         diesel::update(categories::table.find(books.id))
-            .set(&CategoryUpdate { category_name: "Books" })
+            .set(&CategoryUpdate {
+                category_name: "Books",
+            })
             .execute(&mut conn)
             .await?;
 
         // Deleting a category deletes its products and their purchases; deleting a user
         // deletes their purchases.
-        diesel::delete(categories::table.find(books.id)).execute(&mut conn).await?;
+        diesel::delete(categories::table.find(books.id))
+            .execute(&mut conn)
+            .await?;
         let left: i64 = products::table.count().get_result(&mut conn).await?;
         let sales: i64 = purchases::table.count().get_result(&mut conn).await?;
         assert_eq!((left, sales), (0, 0));
 
         diesel::insert_into(categories::table)
-            .values(&NewCategory { category_name: "Music" })
+            .values(&NewCategory {
+                category_name: "Music",
+            })
             .execute(&mut conn)
             .await?;
-        let music: Category = categories::table.select(Category::as_select()).first(&mut conn).await?;
+        let music: Category = categories::table
+            .select(Category::as_select())
+            .first(&mut conn)
+            .await?;
         diesel::insert_into(products::table)
             .values(&NewProduct {
                 name: "Album",
@@ -131,7 +205,10 @@ async fn models_round_trip(t: TestDb) -> TestResult {
             })
             .execute(&mut conn)
             .await?;
-        let album: Product = products::table.select(Product::as_select()).first(&mut conn).await?;
+        let album: Product = products::table
+            .select(Product::as_select())
+            .first(&mut conn)
+            .await?;
         diesel::insert_into(purchases::table)
             .values(&NewPurchase {
                 user_id: ann.id,
@@ -142,10 +219,16 @@ async fn models_round_trip(t: TestDb) -> TestResult {
             })
             .execute(&mut conn)
             .await?;
-        diesel::delete(users::table.find(ann.id)).execute(&mut conn).await?;
+        diesel::delete(users::table.find(ann.id))
+            .execute(&mut conn)
+            .await?;
         let sales: i64 = purchases::table.count().get_result(&mut conn).await?;
         let albums: i64 = products::table.count().get_result(&mut conn).await?;
-        assert_eq!((sales, albums), (0, 1), "a user's purchases go with the user, products stay");
+        assert_eq!(
+            (sales, albums),
+            (0, 1),
+            "a user's purchases go with the user, products stay"
+        );
         Ok(())
     })
 }

@@ -16,22 +16,36 @@ fn shape(schema: &Schema) -> Shape {
         .iter()
         .map(|&table| {
             let t = &schema.tables[table];
-            let columns = t.columns.iter().map(|c| (c.name.clone(), c.nullable)).collect();
-            let uniques = t.indexes.values().filter(|i| i.unique).map(|i| i.columns.clone()).collect();
+            let columns = t
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.nullable))
+                .collect();
+            let uniques = t
+                .indexes
+                .values()
+                .filter(|i| i.unique)
+                .map(|i| i.columns.clone())
+                .collect();
             (table.to_string(), columns, uniques)
         })
         .collect()
 }
 
 async fn compare(backend: Backend, fixture: &str) -> TestResult {
-    let (Some(ours), Some(theirs)) = (TestDb::create(backend).await, TestDb::create(backend).await) else {
+    let (Some(ours), Some(theirs)) = (TestDb::create(backend).await, TestDb::create(backend).await)
+    else {
         return Ok(());
     };
     let ours = ours.connect().await;
     ours.migrate().await?;
     let python = theirs.connect().await;
     execute(&python, fixture).await?;
-    assert_eq!(shape(&ours.introspect().await?), shape(&python.introspect().await?), "{backend}");
+    assert_eq!(
+        shape(&ours.introspect().await?),
+        shape(&python.introspect().await?),
+        "{backend}"
+    );
     Ok(())
 }
 

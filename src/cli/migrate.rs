@@ -15,6 +15,8 @@ pub struct Args {
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let db = global.connect().await?;
     let mut progress = Progress::start();
-    let report = db.migrate_with(args.to.as_deref(), &mut |step| progress.step(step)).await?;
+    let report = db
+        .migrate_with(args.to.as_deref(), &mut |step| progress.step(step))
+        .await?;
     progress.finish(&db, &report, "migrate", report.applied.len())
 }

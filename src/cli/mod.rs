@@ -28,7 +28,12 @@ pub const EXIT_ERROR: u8 = 2;
 ///
 /// Exit codes: 0 success, 1 a check failed (status --check), 2 an error.
 #[derive(Debug, Parser)]
-#[command(name = "botdb", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "botdb",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -123,7 +128,9 @@ impl GlobalArgs {
         match source {
             UrlSource::Explicit => tracing::debug!(%url, "database from --database-url"),
             UrlSource::Env(var) => tracing::debug!(%url, "database from {var}"),
-            UrlSource::Default => tracing::debug!(%url, "no database configured; using the embedded SQLite default"),
+            UrlSource::Default => {
+                tracing::debug!(%url, "no database configured; using the embedded SQLite default")
+            }
         }
         Ok(url)
     }
@@ -137,7 +144,9 @@ impl GlobalArgs {
     }
 
     fn source(&self) -> Source {
-        self.migrations_dir.clone().map_or(Source::Embedded, Source::Dir)
+        self.migrations_dir
+            .clone()
+            .map_or(Source::Embedded, Source::Dir)
     }
 
     /// Connects for a command that may write.
@@ -173,7 +182,9 @@ impl CliError {
     pub fn report(self) -> ExitCode {
         let message = match self {
             // Piping into `head` closes stdout early: not an error.
-            CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+            CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                return ExitCode::SUCCESS
+            }
             CliError::Output(e) => format!("cannot write output: {e}"),
             CliError::Botdb(e) => e.to_string(),
         };
@@ -200,13 +211,24 @@ impl Progress {
 
     fn step(&mut self, step: &Step) {
         if self.error.is_none() {
-            let line = format!("{:<8} {} ({})", step.action, step.migration, millis(step.duration));
+            let line = format!(
+                "{:<8} {} ({})",
+                step.action,
+                step.migration,
+                millis(step.duration)
+            );
             self.error = writeln!(self.out, "{line}").err();
         }
     }
 
     /// `<verb> N migrations in T; <where the database is>`, or `nothing to <verb>: …`.
-    fn finish(mut self, db: &Database, report: &Report, done: &str, count: usize) -> Result<ExitCode, CliError> {
+    fn finish(
+        mut self,
+        db: &Database,
+        report: &Report,
+        done: &str,
+        count: usize,
+    ) -> Result<ExitCode, CliError> {
         if let Some(e) = self.error.take() {
             return Err(e.into());
         }
@@ -215,7 +237,11 @@ impl Progress {
             writeln!(self.out, "nothing to {done}: {at}")?;
         } else {
             let elapsed = millis(self.start.elapsed());
-            writeln!(self.out, "{done}: {} in {elapsed}; {at}", plural(count, "migration"))?;
+            writeln!(
+                self.out,
+                "{done}: {} in {elapsed}; {at}",
+                plural(count, "migration")
+            )?;
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -244,7 +270,10 @@ fn position(db: &Database, current: Option<&str>) -> Result<String, CliError> {
     Ok(match current {
         None => format!("{} has no migrations applied", db.url()),
         Some(v) => {
-            let name = known.iter().find(|m| m.version == v).map_or(v, |m| m.name.as_str());
+            let name = known
+                .iter()
+                .find(|m| m.version == v)
+                .map_or(v, |m| m.name.as_str());
             format!("{} is at {name}", db.url())
         }
     })

@@ -37,6 +37,8 @@ impl Args {
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let db = global.connect().await?;
     let mut progress = Progress::start();
-    let report = db.revert(&args.target(), &mut |step| progress.step(step)).await?;
+    let report = db
+        .revert(&args.target(), &mut |step| progress.step(step))
+        .await?;
     progress.finish(&db, &report, "revert", report.reverted.len())
 }

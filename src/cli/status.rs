@@ -27,7 +27,11 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
     let status = if missing_file {
         // Opening it would create it; a status must not.
         tracing::warn!("{url} does not exist yet: every migration is pending");
-        Status::new(url.backend(), botdb::known_migrations(&source, url.backend())?, Vec::new())
+        Status::new(
+            url.backend(),
+            botdb::known_migrations(&source, url.backend())?,
+            Vec::new(),
+        )
     } else {
         let db = Database::connect_with(url.clone(), &global.pool_options(true)).await?;
         db.with_source(source).status().await?
@@ -53,9 +57,19 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
             let (state, name) = match (entry.state, &entry.name) {
                 (State::Applied, Some(name)) => ("applied", name.clone()),
                 (State::Pending, Some(name)) => ("pending", name.clone()),
-                _ => ("unknown", format!("{} (applied, but not among this binary's migrations)", entry.version)),
+                _ => (
+                    "unknown",
+                    format!(
+                        "{} (applied, but not among this binary's migrations)",
+                        entry.version
+                    ),
+                ),
             };
-            writeln!(out, "{}", format!("{state:<8} {name:<45} {when}").trim_end())?;
+            writeln!(
+                out,
+                "{}",
+                format!("{state:<8} {name:<45} {when}").trim_end()
+            )?;
         }
         let (applied, pending) = (status.applied().count(), status.pending().count());
         writeln!(out, "{applied} applied, {pending} pending")?;

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use botdb::{Backend, Database, Schema};
 use diesel::sql_types::BigInt;
 use diesel::QueryableByName;
-use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{
+    AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
+};
 
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
@@ -83,7 +85,10 @@ impl TestDb {
             });
         }
         let Some(admin) = server_url(backend) else {
-            eprintln!("skipped: set TEST_{}_URL to run the {backend} tests", backend.name().to_uppercase());
+            eprintln!(
+                "skipped: set TEST_{}_URL to run the {backend} tests",
+                backend.name().to_uppercase()
+            );
             return None;
         };
         admin_execute(backend, &admin, &format!("CREATE DATABASE {name}")).await;
@@ -98,7 +103,9 @@ impl TestDb {
 
     /// The SQLite file, for SQLite databases.
     pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
-        self.dir.as_ref().map(|d| d.path().join(format!("{}.sqlite3", self.name)))
+        self.dir
+            .as_ref()
+            .map(|d| d.path().join(format!("{}.sqlite3", self.name)))
     }
 
     /// A folder that lives as long as the database, for files a test needs.
@@ -109,14 +116,19 @@ impl TestDb {
     }
 
     pub async fn connect(&self) -> Database {
-        Database::connect(&self.url).await.expect("connect to the test database")
+        Database::connect(&self.url)
+            .await
+            .expect("connect to the test database")
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("{}_scratch", self.name)));
-        let Some(admin) = self.admin_url.clone() else { return };
+        let _ =
+            std::fs::remove_dir_all(std::env::temp_dir().join(format!("{}_scratch", self.name)));
+        let Some(admin) = self.admin_url.clone() else {
+            return;
+        };
         let (backend, name) = (self.backend, self.name.clone());
         let sql = match backend {
             Backend::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
@@ -124,7 +136,10 @@ impl Drop for TestDb {
         };
         // Drop runs inside the test's runtime, which cannot block on another future.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             runtime.block_on(admin_execute(backend, &admin, &sql));
         })
         .join();
@@ -134,11 +149,15 @@ impl Drop for TestDb {
 async fn admin_execute(backend: Backend, admin_url: &str, sql: &str) {
     match backend {
         Backend::Postgres => {
-            let mut conn = AsyncPgConnection::establish(admin_url).await.expect("connect to TEST_POSTGRES_URL");
+            let mut conn = AsyncPgConnection::establish(admin_url)
+                .await
+                .expect("connect to TEST_POSTGRES_URL");
             conn.batch_execute(sql).await.expect(sql);
         }
         Backend::Mysql => {
-            let mut conn = AsyncMysqlConnection::establish(admin_url).await.expect("connect to TEST_MYSQL_URL");
+            let mut conn = AsyncMysqlConnection::establish(admin_url)
+                .await
+                .expect("connect to TEST_MYSQL_URL");
             conn.batch_execute(sql).await.expect(sql);
         }
         Backend::Sqlite => {}
@@ -186,7 +205,10 @@ struct Count {
 }
 
 /// Runs SQL text on the database.
-pub async fn execute(db: &Database, sql: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+pub async fn execute(
+    db: &Database,
+    sql: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     botdb::with_connection!(db.pool(), |conn| {
         conn.batch_execute(sql).await?;
         Ok(())
@@ -194,15 +216,22 @@ pub async fn execute(db: &Database, sql: &str) -> Result<(), Box<dyn std::error:
 }
 
 /// A single integer from a query whose one column is named `n`.
-pub async fn count(db: &Database, sql: &str) -> Result<i64, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn count(
+    db: &Database,
+    sql: &str,
+) -> Result<i64, Box<dyn std::error::Error + Send + Sync>> {
     botdb::with_connection!(db.pool(), |conn| {
-        let row = diesel::sql_query(sql).get_result::<Count>(&mut conn).await?;
+        let row = diesel::sql_query(sql)
+            .get_result::<Count>(&mut conn)
+            .await?;
         Ok(row.n)
     })
 }
 
 /// Row counts of the bot's tables that exist, in BOT_TABLES order (-1 for a missing table).
-pub async fn row_counts(db: &Database) -> Result<Vec<i64>, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn row_counts(
+    db: &Database,
+) -> Result<Vec<i64>, Box<dyn std::error::Error + Send + Sync>> {
     let schema = db.introspect().await?;
     let mut counts = Vec::new();
     for table in BOT_TABLES {
@@ -217,5 +246,9 @@ pub async fn row_counts(db: &Database) -> Result<Vec<i64>, Box<dyn std::error::E
 
 /// The bot's tables present in a schema.
 pub fn bot_tables(schema: &Schema) -> Vec<&str> {
-    schema.table_names().into_iter().filter(|t| BOT_TABLES.contains(t)).collect()
+    schema
+        .table_names()
+        .into_iter()
+        .filter(|t| BOT_TABLES.contains(t))
+        .collect()
 }
