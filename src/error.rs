@@ -104,6 +104,26 @@ pub enum Error {
         applied: usize,
     },
 
+    /// An output file cannot be written.
+    #[error("cannot write {}: {message}; check the path and its permissions", path.display())]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        message: String,
+    },
+
+    /// A value cannot be written as a SQL literal.
+    #[error("cannot render a value as a SQL literal: {reason}")]
+    Literal {
+        /// Why.
+        reason: String,
+    },
+
+    /// A revert needs a down.sql the migration does not have.
+    #[error("migration {0} has no down.sql, so it cannot be reverted; add one to its folder")]
+    NoDownSql(String),
+
     /// A query botdb issues itself (bookkeeping, introspection) failed.
     #[error("{what} failed: {message}; check that the database user may read the schema")]
     Query {

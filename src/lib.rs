@@ -44,6 +44,8 @@ pub mod migrate;
 pub mod models;
 #[allow(missing_docs)] // table! generates one item per column
 pub mod schema;
+pub mod script;
+pub mod sql;
 
 use diesel_async::AsyncMigrationHarness;
 use diesel_async::RunQueryDsl;
@@ -211,6 +213,29 @@ impl Database {
     pub async fn introspect(&self) -> Result<Schema> {
         with_connection!(&self.pool, |conn| conn.schema().await)
     }
+}
+
+/// The status of the database at `url`, guaranteed not to write: SQLite is opened
+/// read-only, and a SQLite file that does not exist is not created (everything is pending).
+pub async fn read_status(
+    url: &DatabaseUrl,
+    options: &PoolOptions,
+    source: &Source,
+) -> Result<Status> {
+    if url.sqlite_path().is_some_and(|p| !p.exists()) {
+        tracing::warn!("{url} does not exist yet: every migration is pending");
+        return Ok(Status::new(
+            url.backend(),
+            known_migrations(source, url.backend())?,
+            Vec::new(),
+        ));
+    }
+    let options = PoolOptions {
+        read_only: true,
+        ..options.clone()
+    };
+    let db = Database::connect_with(url.clone(), &options).await?;
+    db.with_source(source.clone()).status().await
 }
 
 /// The migrations `source` holds for `backend`, oldest first, without connecting.

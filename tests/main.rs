@@ -4,6 +4,8 @@ mod support;
 
 mod cli;
 mod errors;
+mod literals;
 mod migrations;
 mod models;
+mod print_sql;
 mod python_bot;

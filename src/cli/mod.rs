@@ -2,6 +2,7 @@
 //! per subcommand. Results go to stdout; logs and errors go to stderr.
 
 mod migrate;
+mod print_sql;
 mod redo;
 mod revert;
 mod status;
@@ -83,6 +84,9 @@ pub enum Command {
     Redo(redo::Args),
     /// List every migration as applied or pending. Never writes to the database.
     Status(status::Args),
+    /// Print the SQL a migrate (or, with --revert, a revert) would run, for review or to
+    /// apply by hand. Reads the database read-only, or not at all with --offline.
+    PrintSql(print_sql::Args),
 }
 
 /// Sends tracing output to stderr, at the level -v/-q ask for unless RUST_LOG is set.
@@ -117,6 +121,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Command::Revert(args) => revert::run(args, &cli.global).await,
             Command::Redo(args) => redo::run(args, &cli.global).await,
             Command::Status(args) => status::run(args, &cli.global).await,
+            Command::PrintSql(args) => print_sql::run(args, &cli.global).await,
         }
     })
 }
@@ -135,11 +140,11 @@ impl GlobalArgs {
         Ok(url)
     }
 
-    fn pool_options(&self, read_only: bool) -> PoolOptions {
+    fn pool_options(&self) -> PoolOptions {
         PoolOptions {
             max_size: self.pool_size,
             connect_timeout: Duration::from_secs(self.connect_timeout),
-            read_only,
+            read_only: false,
         }
     }
 
@@ -151,7 +156,7 @@ impl GlobalArgs {
 
     /// Connects for a command that may write.
     async fn connect(&self) -> Result<Database, CliError> {
-        let db = Database::connect_with(self.url()?, &self.pool_options(false)).await?;
+        let db = Database::connect_with(self.url()?, &self.pool_options()).await?;
         Ok(db.with_source(self.source()))
     }
 }

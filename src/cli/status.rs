@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use botdb::{Database, State, Status};
+use botdb::State;
 
 use super::{CliError, GlobalArgs, EXIT_CHECK_FAILED};
 
@@ -22,20 +22,7 @@ pub struct Args {
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let url = global.url()?;
-    let source = global.source();
-    let missing_file = url.sqlite_path().is_some_and(|p| !p.exists());
-    let status = if missing_file {
-        // Opening it would create it; a status must not.
-        tracing::warn!("{url} does not exist yet: every migration is pending");
-        Status::new(
-            url.backend(),
-            botdb::known_migrations(&source, url.backend())?,
-            Vec::new(),
-        )
-    } else {
-        let db = Database::connect_with(url.clone(), &global.pool_options(true)).await?;
-        db.with_source(source).status().await?
-    };
+    let status = botdb::read_status(&url, &global.pool_options(), &global.source()).await?;
 
     let mut out = std::io::stdout().lock();
     if args.json {

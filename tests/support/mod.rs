@@ -252,3 +252,65 @@ pub fn bot_tables(schema: &Schema) -> Vec<&str> {
         .filter(|t| BOT_TABLES.contains(t))
         .collect()
 }
+
+/// Runs `script` with the database's own command-line client, as a DBA would:
+/// `sqlite3 FILE < script`, `psql -v ON_ERROR_STOP=1 -f script URL`, `mysql DB < script`.
+pub fn apply_with_client(db: &TestDb, script: &str) -> Result<(), String> {
+    use std::process::{Command, Stdio};
+    let file = db.scratch_dir().join("script.sql");
+    std::fs::write(&file, script).map_err(|e| e.to_string())?;
+    let input = std::fs::File::open(&file).map_err(|e| e.to_string())?;
+    let mut command = match db.backend {
+        Backend::Sqlite => {
+            let mut c = Command::new("sqlite3");
+            c.arg(db.sqlite_path().ok_or("no sqlite path")?)
+                .stdin(Stdio::from(input));
+            c
+        }
+        Backend::Postgres => {
+            let mut c = Command::new("psql");
+            c.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
+                .arg(&file)
+                .arg(&db.url);
+            // CREATE TABLE IF NOT EXISTS on an existing table is a NOTICE, not a problem.
+            c.env("PGOPTIONS", "-c client_min_messages=warning");
+            c
+        }
+        Backend::Mysql => {
+            let url = url::Url::parse(&db.url).map_err(|e| e.to_string())?;
+            let mut c = Command::new("mysql");
+            c.arg("-h").arg(url.host_str().unwrap_or("127.0.0.1"));
+            c.arg("-P").arg(url.port().unwrap_or(3306).to_string());
+            c.arg("-u").arg(url.username());
+            if let Some(password) = url.password() {
+                c.arg(format!("-p{password}"));
+            }
+            c.arg(url.path().trim_start_matches('/'))
+                .stdin(Stdio::from(input));
+            c
+        }
+    };
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run the {} client: {e}", db.backend))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() || !stderr.trim().is_empty() {
+        return Err(format!(
+            "{} client failed ({}): {stderr}",
+            db.backend, out.status
+        ));
+    }
+    Ok(())
+}
+
+/// The versions recorded in diesel's bookkeeping table.
+pub async fn recorded_versions(
+    db: &Database,
+) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(db
+        .status()
+        .await?
+        .applied()
+        .map(|e| e.version.clone())
+        .collect())
+}

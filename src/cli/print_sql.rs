@@ -1,0 +1,118 @@
+//! `botdb print-sql`: the SQL of a migrate or a revert, for review or to apply by hand.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use botdb::script::{self, Plan};
+use botdb::{Backend, RevertTarget};
+
+use super::{CliError, GlobalArgs};
+
+/// Print the SQL that `migrate` (or `revert`) would run now, as one script the database's
+/// own client runs as it is. The applied migrations are read from the database without
+/// writing anything; with --offline no connection is made at all.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print the downgrade script (what `revert` would run) instead.
+    #[arg(long)]
+    pub revert: bool,
+
+    /// Migrate: stop after VERSION. Revert: revert everything after VERSION.
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+
+    /// Revert this many migrations (default 1).
+    #[arg(long, value_name = "N", requires = "revert", conflicts_with_all = ["to", "all"])]
+    pub steps: Option<usize>,
+
+    /// Revert every applied migration.
+    #[arg(long, requires = "revert", conflicts_with = "to")]
+    pub all: bool,
+
+    /// Make no connection: take the database's version from --from instead.
+    #[arg(long)]
+    pub offline: bool,
+
+    /// The dialect to print, with --offline (default: from the database URL's scheme).
+    #[arg(long, value_enum, requires = "offline")]
+    pub dialect: Option<Dialect>,
+
+    /// With --offline: the version the database is at (default: an empty database, or the
+    /// newest migration with --revert).
+    #[arg(long, value_name = "VERSION", requires = "offline")]
+    pub from: Option<String>,
+
+    /// Write the script to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// A SQL dialect.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+impl From<Dialect> for Backend {
+    fn from(d: Dialect) -> Self {
+        match d {
+            Dialect::Sqlite => Backend::Sqlite,
+            Dialect::Postgres => Backend::Postgres,
+            Dialect::Mysql => Backend::Mysql,
+        }
+    }
+}
+
+impl Args {
+    fn plan(&self) -> Plan {
+        if !self.revert {
+            return Plan::Migrate {
+                to: self.to.clone(),
+            };
+        }
+        Plan::Revert(match (self.steps, &self.to, self.all) {
+            (_, _, true) => RevertTarget::All,
+            (_, Some(v), _) => RevertTarget::To(v.clone()),
+            (n, None, false) => RevertTarget::Steps(n.unwrap_or(1)),
+        })
+    }
+}
+
+pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
+    let source = global.source();
+    let (dialect, applied): (Backend, Vec<String>) = if args.offline {
+        let dialect = match args.dialect {
+            Some(d) => d.into(),
+            None => global.url()?.backend(),
+        };
+        let known = botdb::known_migrations(&source, dialect)?;
+        let from = match (&args.from, args.revert) {
+            (Some(v), _) => Some(v.as_str()),
+            (None, true) => known.last().map(|m| m.version.as_str()),
+            (None, false) => None,
+        };
+        (dialect, script::applied_up_to(&known, from)?)
+    } else {
+        let url = global.url()?;
+        let status = botdb::read_status(&url, &global.pool_options(), &source).await?;
+        (
+            url.backend(),
+            status.applied().map(|e| e.version.clone()).collect(),
+        )
+    };
+    let texts = script::migration_texts(&source, dialect)?;
+    let text = script::script(dialect, &texts, &applied, &args.plan())?;
+    match &args.output {
+        Some(path) => std::fs::write(path, text).map_err(|e| {
+            CliError::Botdb(botdb::Error::Output {
+                path: path.clone(),
+                message: e.to_string(),
+            })
+        })?,
+        None => std::io::stdout().lock().write_all(text.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

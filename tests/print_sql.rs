@@ -1,0 +1,254 @@
+//! `botdb print-sql`: what it prints is what migrate and revert do, applied by the
+//! database's own client; it never writes; offline and online agree; output is stable.
+
+use std::process::Output;
+
+use botdb::{Backend, RevertTarget, Source};
+
+use crate::cli::botdb;
+use crate::per_backend;
+use crate::support::{apply_with_client, recorded_versions, TestDb, TestResult, VERSIONS};
+
+per_backend!(
+    scripts_do_what_migrate_and_revert_do,
+    print_sql_never_writes
+);
+
+fn print_sql(url: &str, args: &[&str]) -> Result<String, String> {
+    let out: Output = botdb()
+        .args(["--database-url", url, "print-sql"])
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+async fn scripts_do_what_migrate_and_revert_do(t: TestDb) -> TestResult {
+    let reference = TestDb::create(t.backend).await.ok_or("second database")?;
+    let by_botdb = reference.connect().await;
+    by_botdb.migrate().await?;
+    let by_hand = t.connect().await;
+
+    // From empty: the script a DBA applies by hand gives what `botdb migrate` gives.
+    let script = print_sql(&t.url, &[])?;
+    assert_eq!(
+        script,
+        print_sql(&t.url, &["--offline"])?,
+        "offline from empty must equal online"
+    );
+    apply_with_client(&t, &script)?;
+    assert_eq!(by_hand.introspect().await?, by_botdb.introspect().await?);
+    assert_eq!(recorded_versions(&by_hand).await?, VERSIONS);
+    botdb()
+        .args(["--database-url", &t.url, "status", "--check"])
+        .assert()
+        .code(0);
+    let again = botdb()
+        .args(["--database-url", &t.url, "migrate"])
+        .output()?;
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with("nothing to migrate"));
+    assert!(print_sql(&t.url, &[])?.starts_with(&format!(
+        "-- botdb print-sql ({}): nothing to migrate",
+        t.backend
+    )));
+
+    // Revert scripts: the same state as `botdb revert`, for --steps, --to and --all.
+    for (args, target) in [
+        (vec!["--revert"], RevertTarget::Steps(1)),
+        (
+            vec!["--revert", "--to", "2024-12-20-215903"],
+            RevertTarget::To(VERSIONS[2].into()),
+        ),
+        (vec!["--revert", "--all"], RevertTarget::All),
+    ] {
+        let script = print_sql(&t.url, &args)?;
+        let at = recorded_versions(&by_hand)
+            .await?
+            .last()
+            .cloned()
+            .unwrap_or_default();
+        let mut offline = args.clone();
+        offline.extend(["--offline", "--from", at.as_str()]);
+        assert_eq!(
+            script,
+            print_sql(&t.url, &offline)?,
+            "offline {offline:?} must equal online"
+        );
+        apply_with_client(&t, &script)?;
+        by_botdb.revert(&target, &mut |_| {}).await?;
+        assert_eq!(
+            by_hand.introspect().await?,
+            by_botdb.introspect().await?,
+            "after {args:?}"
+        );
+        assert_eq!(
+            recorded_versions(&by_hand).await?,
+            recorded_versions(&by_botdb).await?
+        );
+    }
+
+    // Partial: from a middle version up, as `botdb migrate` would continue.
+    by_hand.migrate_with(Some(VERSIONS[2]), &mut |_| {}).await?;
+    by_botdb.migrate().await?;
+    let script = print_sql(&t.url, &[])?;
+    assert_eq!(
+        script,
+        print_sql(&t.url, &["--offline", "--from", VERSIONS[2]])?
+    );
+    assert!(
+        script.contains(&format!(
+            "migrate, 3 migrations; the database is at {}",
+            VERSIONS[2]
+        )),
+        "{script}"
+    );
+    apply_with_client(&t, &script)?;
+    assert_eq!(by_hand.introspect().await?, by_botdb.introspect().await?);
+    assert_eq!(recorded_versions(&by_hand).await?, VERSIONS);
+    Ok(())
+}
+
+/// print-sql reads, never writes: not even the bookkeeping table that diesel's harness
+/// would create, and not a byte of a SQLite file.
+async fn print_sql_never_writes(t: TestDb) -> TestResult {
+    let db = t.connect().await;
+    let hash = || {
+        t.sqlite_path().map(|p| {
+            std::fs::read(p).map(|b| botdb::script::sha256_hex(&String::from_utf8_lossy(&b)))
+        })
+    };
+    let before = hash().transpose()?;
+    for args in [
+        &[][..],
+        &["--to", "2024-12-20-144707"],
+        &["--revert", "--all"],
+    ] {
+        let _ = print_sql(&t.url, args);
+    }
+    assert!(db.introspect().await?.tables.is_empty());
+    let tables = botdb::with_connection!(db.pool(), |conn| {
+        use botdb::Introspect;
+        conn.tables().await?
+    });
+    assert!(tables.is_empty(), "print-sql created {tables:?}");
+    assert_eq!(hash().transpose()?, before);
+
+    db.migrate_with(Some(VERSIONS[1]), &mut |_| {}).await?;
+    let (schema, versions, before) = (
+        db.introspect().await?,
+        recorded_versions(&db).await?,
+        hash().transpose()?,
+    );
+    print_sql(&t.url, &[])?;
+    print_sql(&t.url, &["--revert", "--all"])?;
+    assert_eq!(
+        (db.introspect().await?, recorded_versions(&db).await?),
+        (schema, versions)
+    );
+    assert_eq!(hash().transpose()?, before);
+    Ok(())
+}
+
+#[test]
+fn a_missing_sqlite_file_is_not_created() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("never.db");
+    let script = print_sql(&db.display().to_string(), &[])?;
+    assert!(
+        script.contains("migrate, 6 migrations; the database is at no migration applied"),
+        "{script}"
+    );
+    assert!(!db.exists());
+    Ok(())
+}
+
+#[test]
+fn output_is_deterministic_and_can_go_to_a_file() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("deploy.sql");
+    let args = ["--offline", "--dialect", "postgres", "-o"];
+    botdb()
+        .args(["print-sql"])
+        .args(args)
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout("");
+    let first = std::fs::read_to_string(&file)?;
+    let second = print_sql("postgres://ignored@nowhere/x", &["--offline"])?;
+    assert_eq!(first, second);
+    Ok(())
+}
+
+#[test]
+fn snapshots_per_dialect() -> TestResult {
+    for dialect in ["sqlite", "postgres", "mysql"] {
+        let up = print_sql("unused.db", &["--offline", "--dialect", dialect])?;
+        insta::assert_snapshot!(format!("{dialect}_migrate_from_empty"), up);
+        let down = print_sql(
+            "unused.db",
+            &[
+                "--offline",
+                "--dialect",
+                dialect,
+                "--revert",
+                "--steps",
+                "2",
+            ],
+        )?;
+        insta::assert_snapshot!(format!("{dialect}_revert_two"), down);
+    }
+    let none = print_sql("unused.db", &["--offline", "--from", "2026-11-25-100100"])?;
+    insta::assert_snapshot!("sqlite_nothing_pending", none);
+    Ok(())
+}
+
+#[test]
+fn bad_print_sql_flags() {
+    for args in [
+        &["--offline", "--from", "2099-01-01-000000"][..],
+        &["--steps", "1"],
+        &["--from", "2024-12-20-105908"],
+        &["--offline", "--revert", "--steps", "0"],
+    ] {
+        let out = botdb()
+            .args(["--database-url", "x.db", "print-sql"])
+            .args(args)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    }
+}
+
+/// The include_str! table print-sql reads is exactly what embed_migrations! embeds, and
+/// its text is the files' text.
+#[test]
+fn embedded_sql_matches_embedded_migrations() -> TestResult {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+        let embedded: Vec<String> = botdb::known_migrations(&Source::Embedded, backend)?
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        let table: Vec<&str> = botdb::script::embedded_sql(backend)
+            .iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(table, embedded, "{backend}");
+        for m in botdb::script::embedded_sql(backend) {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(backend.name())
+                .join(m.name);
+            assert_eq!(m.up, std::fs::read_to_string(dir.join("up.sql"))?);
+            assert_eq!(
+                m.down.map(str::to_string),
+                Some(std::fs::read_to_string(dir.join("down.sql"))?)
+            );
+        }
+    }
+    Ok(())
+}
