@@ -152,6 +152,50 @@ async fn print_sql_never_writes(t: TestDb) -> TestResult {
     Ok(())
 }
 
+/// A DBA's reviewing account may only read: print-sql works with it, before and after the
+/// bookkeeping table exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_for_a_read_only_user() -> TestResult {
+    if let Some(t) = TestDb::create(Backend::Postgres).await {
+        t.admin(&format!(
+            "ALTER DATABASE {} SET default_transaction_read_only = on",
+            t.name()
+        ))
+        .await;
+        let script = print_sql(&t.url, &[])?;
+        assert!(script.contains("migrate, 6 migrations"), "{script}");
+        let refused = botdb()
+            .args(["--database-url", &t.url, "migrate"])
+            .output()?;
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("read-only transaction"),
+            "the account is really read-only"
+        );
+    }
+    if let Some(t) = TestDb::create(Backend::Mysql).await {
+        t.connect()
+            .await
+            .migrate_with(Some(VERSIONS[1]), &mut |_| {})
+            .await?;
+        let user = format!("ro_{}", t.name().len() + std::process::id() as usize);
+        t.admin(&format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'ro-pass'"))
+            .await;
+        t.admin(&format!("GRANT SELECT ON {}.* TO '{user}'@'%'", t.name()))
+            .await;
+        let mut url = url::Url::parse(&t.url)?;
+        url.set_username(&user).map_err(|()| "username")?;
+        url.set_password(Some("ro-pass")).map_err(|()| "password")?;
+        let script = print_sql(url.as_str(), &[]);
+        let status = botdb()
+            .args(["--database-url", url.as_str(), "status"])
+            .output()?;
+        t.admin(&format!("DROP USER '{user}'@'%'")).await;
+        assert!(script?.contains("migrate, 4 migrations"));
+        assert!(status.status.success());
+    }
+    Ok(())
+}
+
 #[test]
 fn a_missing_sqlite_file_is_not_created() -> TestResult {
     let dir = tempfile::tempdir()?;

@@ -101,6 +101,18 @@ impl TestDb {
         })
     }
 
+    /// The database's name (the file stem on SQLite).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs SQL on the server's administration database (not this database).
+    pub async fn admin(&self, sql: &str) {
+        if let Some(admin) = &self.admin_url {
+            admin_execute(self.backend, admin, sql).await;
+        }
+    }
+
     /// The SQLite file, for SQLite databases.
     pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
         self.dir
