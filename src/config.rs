@@ -177,6 +177,41 @@ impl DatabaseUrl {
         ))
     }
 
+    /// The same server with another database, e.g. the maintenance database.
+    pub fn with_database(&self, name: &str) -> Result<Self, Error> {
+        match self.backend {
+            Backend::Sqlite => Ok(Self::sqlite(name)),
+            _ => {
+                let mut parsed = url::Url::parse(&self.target).map_err(|e| Error::InvalidUrl {
+                    url: self.redacted(),
+                    reason: e.to_string(),
+                })?;
+                parsed.set_path(&format!("/{name}"));
+                Ok(Self {
+                    backend: self.backend,
+                    target: parsed.to_string(),
+                    password: self.password.clone(),
+                })
+            }
+        }
+    }
+
+    /// Whether the database is on this machine: a SQLite file, or a server on a loopback
+    /// address or a Unix socket.
+    pub fn is_local(&self) -> bool {
+        match self.host_port() {
+            None => true,
+            Some((host, _)) => {
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                host == "localhost"
+                    || host.starts_with('/')
+                    || host
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+        }
+    }
+
     /// The database name on a server, or the file path on SQLite.
     pub fn database_name(&self) -> String {
         match self.backend {
@@ -353,6 +388,22 @@ mod tests {
         assert!(!err.contains("hunter2"), "{err}");
         assert!(DatabaseUrl::parse("mysql://h").is_err());
         assert!(DatabaseUrl::parse("  ").is_err());
+    }
+
+    #[test]
+    fn locality_and_other_databases() {
+        let local = DatabaseUrl::parse("postgres://u:pw@127.0.0.1/shop").expect("valid");
+        assert!(local.is_local());
+        assert!(DatabaseUrl::parse("mysql://u@localhost/shop")
+            .expect("valid")
+            .is_local());
+        assert!(DatabaseUrl::parse("x.db").expect("valid").is_local());
+        assert!(!DatabaseUrl::parse("postgres://u@db.internal/shop")
+            .expect("valid")
+            .is_local());
+        let admin = local.with_database("postgres").expect("valid");
+        assert_eq!(admin.redacted(), "postgres://u:***@127.0.0.1/postgres");
+        assert_eq!(admin.database_name(), "postgres");
     }
 
     #[test]

@@ -221,7 +221,7 @@ fn with_causes(error: &dyn std::error::Error) -> String {
     message
 }
 
-fn connect_error(url: &DatabaseUrl, raw: &str) -> Error {
+pub(crate) fn connect_error(url: &DatabaseUrl, raw: &str) -> Error {
     let message = one_line(&url.scrub(raw));
     let lower = message.to_lowercase();
     let hint = if lower.contains("password") || lower.contains("access denied") {

@@ -124,6 +124,19 @@ pub enum Error {
     #[error("migration {0} has no down.sql, so it cannot be reverted; add one to its folder")]
     NoDownSql(String),
 
+    /// An Alembic database cannot be taken over.
+    #[error("cannot adopt the Alembic database (revision {revision}): {reason}; nothing was changed: fix the schema by hand, or `botdb stamp` the version it really is at")]
+    Adoption {
+        /// The Alembic revision found.
+        revision: String,
+        /// Why not.
+        reason: String,
+    },
+
+    /// A destructive command was not confirmed.
+    #[error("{0}")]
+    Refused(String),
+
     /// A query botdb issues itself (bookkeeping, introspection) failed.
     #[error("{what} failed: {message}; check that the database user may read the schema")]
     Query {

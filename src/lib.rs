@@ -35,9 +35,12 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod admin;
+pub mod adopt;
 pub mod alembic;
 pub mod config;
 pub mod db;
+pub mod drift;
 pub mod error;
 pub mod introspect;
 pub mod migrate;
@@ -45,6 +48,7 @@ pub mod models;
 #[allow(missing_docs)] // table! generates one item per column
 pub mod schema;
 pub mod script;
+pub mod seed;
 pub mod sql;
 
 use diesel_async::AsyncMigrationHarness;
@@ -114,7 +118,24 @@ impl Database {
 
     /// Applies pending migrations up to and including `to` (all when `None`), calling
     /// `on_step` after each one.
+    ///
+    /// A database that the Python bot's Alembic managed (it has `alembic_version` and no
+    /// diesel bookkeeping) is adopted first, see [`Database::adopt`].
     pub async fn migrate_with(
+        &self,
+        to: Option<&str>,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+    ) -> Result<Report> {
+        let adopted = match self.alembic_revision().await? {
+            Some(_) => Some(self.adopt(false).await?),
+            None => None,
+        };
+        let report = self.apply_pending(to, on_step).await?;
+        Ok(Report { adopted, ..report })
+    }
+
+    /// Applies pending migrations, without looking for an Alembic database to adopt.
+    pub(crate) async fn apply_pending(
         &self,
         to: Option<&str>,
         on_step: &mut (dyn FnMut(&Step) + Send),
@@ -128,6 +149,7 @@ impl Database {
             let applied = migrate::apply(&mut harness, backend, &migrations, &plan, on_step)?;
             let current = migrate::applied_versions(&mut harness)?.into_iter().max();
             Ok(Report {
+                adopted: None,
                 reverted: Vec::new(),
                 applied,
                 current,
@@ -150,6 +172,7 @@ impl Database {
             let reverted = migrate::revert(&mut harness, backend, &migrations, &plan, on_step)?;
             let current = migrate::applied_versions(&mut harness)?.into_iter().max();
             Ok(Report {
+                adopted: None,
                 reverted,
                 applied: Vec::new(),
                 current,
@@ -177,6 +200,7 @@ impl Database {
             let applied = migrate::apply(&mut harness, backend, &migrations, &again, on_step)?;
             let current = migrate::applied_versions(&mut harness)?.into_iter().max();
             Ok(Report {
+                adopted: None,
                 reverted,
                 applied,
                 current,
@@ -213,6 +237,38 @@ impl Database {
     pub async fn introspect(&self) -> Result<Schema> {
         with_connection!(&self.pool, |conn| conn.schema().await)
     }
+}
+
+/// Creates the database if it does not exist (on a server, through its maintenance
+/// database; on SQLite, the file and its folder), then migrates it. Returns whether it
+/// was created.
+pub async fn setup(
+    url: &DatabaseUrl,
+    options: &PoolOptions,
+    source: &Source,
+) -> Result<(bool, Database, Report)> {
+    let created = !admin::exists(url).await?;
+    if created {
+        tracing::info!(%url, "creating the database");
+        admin::create(url).await?;
+    }
+    let db = Database::connect_with(url.clone(), options)
+        .await?
+        .with_source(source.clone());
+    let report = db.migrate().await?;
+    Ok((created, db, report))
+}
+
+/// Drops the database (every row in it) and sets it up again. The caller confirms first.
+pub async fn reset(
+    url: &DatabaseUrl,
+    options: &PoolOptions,
+    source: &Source,
+) -> Result<(Database, Report)> {
+    tracing::info!(%url, "dropping the database");
+    admin::drop(url).await?;
+    let (_, db, report) = setup(url, options, source).await?;
+    Ok((db, report))
 }
 
 /// The status of the database at `url`, guaranteed not to write: SQLite is opened

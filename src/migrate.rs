@@ -173,6 +173,8 @@ pub struct Step {
 /// What a migrate, revert or redo did, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
+    /// The Alembic database taken over first, if any.
+    pub adopted: Option<crate::adopt::Adoption>,
     /// The migrations reverted, newest first.
     pub reverted: Vec<Step>,
     /// The migrations applied, oldest first.

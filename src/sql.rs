@@ -36,6 +36,22 @@ pub fn literal(dialect: Backend, value: &Literal<'_>) -> Result<String> {
     })
 }
 
+/// Quotes an identifier (a database or table name) for `dialect`: `"name"` on SQLite and
+/// PostgreSQL, `` `name` `` on MySQL, doubling the quote character inside. NUL is refused.
+pub fn identifier(dialect: Backend, name: &str) -> Result<String> {
+    if name.contains('\0') || name.is_empty() {
+        return Err(Error::Literal {
+            reason: format!("`{name}` cannot be an identifier"),
+        });
+    }
+    let q = if dialect == Backend::Mysql { '`' } else { '"' };
+    let doubled: String = name
+        .chars()
+        .flat_map(|c| if c == q { vec![c, c] } else { vec![c] })
+        .collect();
+    Ok(format!("{q}{doubled}{q}"))
+}
+
 fn quote(dialect: Backend, s: &str) -> Result<String> {
     if s.contains('\0') {
         return Err(Error::Literal {
@@ -88,6 +104,24 @@ mod tests {
             render(Backend::Sqlite, Literal::Timestamp(t)),
             "'2024-12-20 10:59:08.000120'"
         );
+    }
+
+    #[test]
+    fn identifiers() {
+        assert_eq!(
+            identifier(Backend::Postgres, "shop").ok(),
+            Some("\"shop\"".into())
+        );
+        assert_eq!(
+            identifier(Backend::Postgres, "a\"b").ok(),
+            Some("\"a\"\"b\"".into())
+        );
+        assert_eq!(
+            identifier(Backend::Mysql, "a`b").ok(),
+            Some("`a``b`".into())
+        );
+        assert!(identifier(Backend::Mysql, "").is_err());
+        assert!(identifier(Backend::Sqlite, "a\0").is_err());
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub struct Args {
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let db = global.connect().await?;
     let mut progress = Progress::start();
+    // migrate_with would adopt an Alembic database too; doing it first prints it first.
+    if db.alembic_revision().await?.is_some() {
+        super::print_adoption(&mut std::io::stdout(), &db.adopt(false).await?)?;
+    }
     let report = db
         .migrate_with(args.to.as_deref(), &mut |step| progress.step(step))
         .await?;

@@ -1,11 +1,18 @@
 //! Command-line interface: the clap types, shared options, and dispatch to one module
 //! per subcommand. Results go to stdout; logs and errors go to stderr.
 
+mod adopt;
+mod check;
 mod migrate;
 mod print_sql;
 mod redo;
+mod reset;
 mod revert;
+mod seed;
+mod setup;
+mod stamp;
 mod status;
+mod verify;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -87,6 +94,20 @@ pub enum Command {
     /// Print the SQL a migrate (or, with --revert, a revert) would run, for review or to
     /// apply by hand. Reads the database read-only, or not at all with --offline.
     PrintSql(print_sql::Args),
+    /// Record migrations as applied without running them (like Alembic's stamp).
+    Stamp(stamp::Args),
+    /// Take over a database the Python bot's Alembic managed (migrate does this by itself).
+    Adopt(adopt::Args),
+    /// Compare the live schema with the migrations and src/schema.rs; exit 1 on drift.
+    Check(check::Args),
+    /// Apply, revert and re-apply every migration on a scratch database, checking each step.
+    Verify(verify::Args),
+    /// Create the database if it does not exist, then migrate it.
+    Setup(setup::Args),
+    /// Drop the database and set it up again (local development; needs --yes).
+    Reset(reset::Args),
+    /// Load demo data (idempotent).
+    Seed(seed::Args),
 }
 
 /// Sends tracing output to stderr, at the level -v/-q ask for unless RUST_LOG is set.
@@ -122,6 +143,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Command::Redo(args) => redo::run(args, &cli.global).await,
             Command::Status(args) => status::run(args, &cli.global).await,
             Command::PrintSql(args) => print_sql::run(args, &cli.global).await,
+            Command::Stamp(args) => stamp::run(args, &cli.global).await,
+            Command::Adopt(args) => adopt::run(args, &cli.global).await,
+            Command::Check(args) => check::run(args, &cli.global).await,
+            Command::Verify(args) => verify::run(args, &cli.global).await,
+            Command::Setup(args) => setup::run(args, &cli.global).await,
+            Command::Reset(args) => reset::run(args, &cli.global).await,
+            Command::Seed(args) => seed::run(args, &cli.global).await,
         }
     })
 }
@@ -226,6 +254,27 @@ impl Progress {
         }
     }
 
+    /// `created <url>` or `<url> exists`, for setup and reset.
+    fn created(&mut self, created: bool, url: &DatabaseUrl) -> Result<(), CliError> {
+        if created {
+            writeln!(self.out, "created  {url}")?;
+        } else {
+            writeln!(self.out, "exists   {url}")?;
+        }
+        Ok(())
+    }
+
+    /// Prints a migrate report that was not streamed, then the summary.
+    fn report(mut self, db: &Database, report: &Report) -> Result<ExitCode, CliError> {
+        if let Some(adoption) = &report.adopted {
+            print_adoption(&mut self.out, adoption)?;
+        }
+        for step in &report.applied {
+            self.step(step);
+        }
+        self.finish(db, report, "migrate", report.applied.len())
+    }
+
     /// `<verb> N migrations in T; <where the database is>`, or `nothing to <verb>: …`.
     fn finish(
         mut self,
@@ -250,6 +299,25 @@ impl Progress {
         }
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// What an adoption did, one line per stamped migration.
+fn print_adoption(out: &mut impl Write, adoption: &botdb::adopt::Adoption) -> Result<(), CliError> {
+    for m in &adoption.stamped {
+        writeln!(out, "stamped  {m}")?;
+    }
+    let kept = if adoption.dropped_alembic_version {
+        "dropped"
+    } else {
+        "kept"
+    };
+    writeln!(
+        out,
+        "adopted Alembic revision {}: {} migrations recorded as applied, alembic_version {kept}",
+        adoption.revision,
+        adoption.stamped.len()
+    )?;
+    Ok(())
 }
 
 /// `12 ms`, `1.20 s`.

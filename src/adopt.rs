@@ -1,0 +1,213 @@
+//! Taking over databases botdb did not create: `stamp` records migrations as applied
+//! without running them, and adoption maps a Python bot database's Alembic revision onto
+//! botdb's history, after checking that its schema really is what that revision says.
+
+use diesel::sql_types::Text;
+use diesel::{ExpressionMethods, QueryDsl, QueryableByName};
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+
+use crate::admin::Scratch;
+use crate::drift::{self, Difference};
+use crate::error::{Error, Result};
+use crate::introspect::Introspect;
+use crate::migrate::bookkeeping::__diesel_schema_migrations::dsl::{
+    __diesel_schema_migrations, version,
+};
+use crate::migrate::{self, MigrationId, BOOKKEEPING_TABLE};
+use crate::{alembic, with_connection, Database};
+
+/// Alembic's version table.
+pub const ALEMBIC_TABLE: &str = "alembic_version";
+
+/// The bot's tables, the ones adoption compares.
+pub const BOT_TABLES: [&str; 4] = ["categories", "products", "purchases", "users"];
+
+/// What a stamp changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Stamped {
+    /// Versions recorded as applied.
+    pub recorded: Vec<MigrationId>,
+    /// Versions removed from the record (they were after the stamped version).
+    pub removed: Vec<MigrationId>,
+}
+
+/// What an adoption did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Adoption {
+    /// The Alembic revision the database was at.
+    pub revision: String,
+    /// The migrations recorded as applied.
+    pub stamped: Vec<MigrationId>,
+    /// Whether `alembic_version` was dropped.
+    pub dropped_alembic_version: bool,
+}
+
+#[derive(QueryableByName)]
+struct Revision {
+    #[diesel(sql_type = Text)]
+    version_num: String,
+}
+
+impl Database {
+    /// Makes the recorded migrations exactly those up to and including `to` (the newest
+    /// when `None`), without running any SQL of theirs, like Alembic's `stamp`.
+    pub async fn stamp(&self, to: Option<&str>) -> Result<Stamped> {
+        let known = self.known_migrations()?;
+        let last = match to {
+            Some(v) => migrate::find_version(&known, v)?.version.clone(),
+            None => match known.last() {
+                Some(m) => m.version.clone(),
+                None => return Ok(Stamped::default()),
+            },
+        };
+        let applied: Vec<String> = self
+            .status()
+            .await?
+            .applied()
+            .map(|e| e.version.clone())
+            .collect();
+        let recorded: Vec<MigrationId> = known
+            .iter()
+            .filter(|m| m.version <= last && !applied.contains(&m.version))
+            .cloned()
+            .collect();
+        let removed: Vec<MigrationId> = known
+            .iter()
+            .filter(|m| m.version > last && applied.contains(&m.version))
+            .cloned()
+            .collect();
+        let (add, remove) = (&recorded, &removed);
+        with_connection!(self.pool(), |conn| {
+            conn.batch_execute(diesel::migration::CREATE_MIGRATIONS_TABLE)
+                .await
+                .map_err(|e| Error::query("creating __diesel_schema_migrations", e))?;
+            // One row at a time: diesel's SQLite backend has no multi-row insert here. A stamp
+            // that stops part-way is finished by running it again.
+            for m in add {
+                diesel::insert_into(__diesel_schema_migrations)
+                    .values(version.eq(&m.version))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| Error::query("recording the stamped migrations", e))?;
+            }
+            let remove: Vec<&str> = remove.iter().map(|m| m.version.as_str()).collect();
+            diesel::delete(__diesel_schema_migrations.filter(version.eq_any(&remove)))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| Error::query("recording the stamped migrations", e))?;
+        });
+        Ok(Stamped { recorded, removed })
+    }
+
+    /// The Alembic revision of a database Alembic managed and botdb does not yet: it has
+    /// `alembic_version` and no (or an empty) diesel bookkeeping table.
+    pub async fn alembic_revision(&self) -> Result<Option<String>> {
+        with_connection!(self.pool(), |conn| {
+            let tables = conn.tables().await?;
+            if !tables.iter().any(|t| t == ALEMBIC_TABLE) {
+                return Ok(None);
+            }
+            if tables.iter().any(|t| t == BOOKKEEPING_TABLE) {
+                let recorded: i64 = __diesel_schema_migrations
+                    .count()
+                    .get_result(&mut conn)
+                    .await
+                    .map_err(|e| Error::query("reading __diesel_schema_migrations", e))?;
+                if recorded > 0 {
+                    return Ok(None);
+                }
+            }
+            let rows = diesel::sql_query("SELECT version_num FROM alembic_version")
+                .load::<Revision>(&mut conn)
+                .await
+                .map_err(|e| Error::query("reading alembic_version", e))?;
+            match rows.as_slice() {
+                [one] => Ok(Some(one.version_num.clone())),
+                [] => Err(Error::Adoption {
+                    revision: String::new(),
+                    reason: "alembic_version is empty".into(),
+                }),
+                _ => Err(Error::Adoption {
+                    revision: rows
+                        .iter()
+                        .map(|r| r.version_num.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    reason: "alembic_version has several heads; botdb's history has one".into(),
+                }),
+            }
+        })
+    }
+
+    /// Takes over a database the Python bot's Alembic managed: maps its revision onto
+    /// botdb's history, checks that the schema really is that step's, and records the
+    /// matching migrations as applied. Nothing else changes (unless `drop_alembic_version`).
+    pub async fn adopt(&self, drop_alembic_version: bool) -> Result<Adoption> {
+        let revision = self
+            .alembic_revision()
+            .await?
+            .ok_or_else(|| Error::Adoption {
+                revision: String::new(),
+                reason: "there is no alembic_version table, or botdb already manages this database"
+                    .into(),
+            })?;
+        let step = alembic::revision(&revision).ok_or_else(|| Error::Adoption {
+            revision: revision.clone(),
+            reason: format!(
+                "it is not one of the bot's revisions ({})",
+                alembic::REVISIONS
+                    .iter()
+                    .map(|r| r.revision)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+        let differences = self.differences_from_step(step.version).await?;
+        if !differences.is_empty() {
+            return Err(Error::Adoption {
+                revision,
+                reason: format!(
+                    "the schema does not match that revision ({} differences: {})",
+                    differences.len(),
+                    differences
+                        .iter()
+                        .map(Difference::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            });
+        }
+        let stamped = match step.version {
+            Some(v) => self.stamp(Some(v)).await?.recorded,
+            None => Vec::new(),
+        };
+        if drop_alembic_version {
+            with_connection!(self.pool(), |conn| {
+                conn.batch_execute("DROP TABLE alembic_version")
+                    .await
+                    .map_err(|e| Error::query("dropping alembic_version", e))?;
+            });
+        }
+        tracing::info!(%revision, stamped = stamped.len(), "adopted an Alembic database");
+        Ok(Adoption {
+            revision,
+            stamped,
+            dropped_alembic_version: drop_alembic_version,
+        })
+    }
+
+    /// How the bot's tables differ from what botdb's migrations up to `to` create.
+    async fn differences_from_step(&self, to: Option<&str>) -> Result<Vec<Difference>> {
+        let scratch = Scratch::create(self.url(), &self.source).await?;
+        let expected = match to {
+            Some(v) => match scratch.db.apply_pending(Some(v), &mut |_| {}).await {
+                Ok(_) => scratch.db.introspect().await,
+                Err(e) => Err(e),
+            },
+            None => scratch.db.introspect().await,
+        };
+        scratch.remove().await?;
+        let actual = self.introspect().await?;
+        Ok(drift::compare(&expected?, &actual, Some(&BOT_TABLES)))
+    }
+}

@@ -1,0 +1,58 @@
+//! `botdb check`: is the live schema what the migrations and src/schema.rs say?
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use super::{CliError, GlobalArgs, EXIT_CHECK_FAILED};
+
+/// Detect drift: compare the live schema with what the migrations produce at its version
+/// (tables, columns, type families, nullability, defaults, keys, unique constraints,
+/// foreign keys with their ON DELETE action, indexes) and with src/schema.rs. Prints one
+/// line per difference and exits 1 on drift. Builds the expected schema on a scratch
+/// database (a temporary file, or a temporary database on the same server).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print JSON instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
+    let db = global.connect().await?;
+    let report = db.check().await?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(
+            out,
+            "{:#}",
+            serde_json::json!({ "drift": report.drifted(), "report": report })
+        )?;
+    } else {
+        for d in &report.migrations {
+            writeln!(out, "drift    {d}")?;
+        }
+        for d in &report.models {
+            writeln!(out, "schema.rs {d}")?;
+        }
+        let at = report.at.as_deref().unwrap_or("no migration applied");
+        if report.pending > 0 {
+            writeln!(
+                out,
+                "note: {} migrations pending; src/schema.rs was not compared",
+                report.pending
+            )?;
+        }
+        let verdict = if report.drifted() {
+            "drift found"
+        } else {
+            "no drift"
+        };
+        let count = report.migrations.len() + report.models.len();
+        writeln!(out, "{verdict}: {count} differences at {at}")?;
+    }
+    Ok(if report.drifted() {
+        ExitCode::from(EXIT_CHECK_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,36 @@
+//! `botdb seed`: demo data for trying the bot.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use botdb::Error;
+
+use super::{CliError, GlobalArgs};
+
+/// Load demo categories, products, users and purchases. Only missing rows are inserted,
+/// so running it twice gives the same data. The database must be fully migrated.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
+    let db = global.connect().await?;
+    let pending = db.status().await?.pending().count();
+    if pending > 0 {
+        let message = format!(
+            "cannot seed {}: {pending} migrations are pending; run `botdb migrate` first",
+            db.url()
+        );
+        return Err(Error::Refused(message).into());
+    }
+    let s = db.seed().await?;
+    writeln!(
+        std::io::stdout().lock(),
+        "seed: inserted {} categories, {} products, {} users, {} purchases into {}",
+        s.categories,
+        s.products,
+        s.users,
+        s.purchases,
+        db.url()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,40 @@
+//! `botdb verify`: does every migration go down and up cleanly?
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use super::{CliError, GlobalArgs, EXIT_CHECK_FAILED};
+
+/// For migration authors: on a scratch database (a temporary SQLite file, or a temporary
+/// database on the server of --database-url), apply every migration, revert them all,
+/// apply them again, checking the schema after each step, then compare with src/schema.rs.
+/// The database the URL names is not touched. Exits 1 on any difference.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
+    let url = global.url()?;
+    let report = botdb::drift::verify(&url, &global.source()).await?;
+    let mut out = std::io::stdout().lock();
+    for failure in &report.failures {
+        writeln!(out, "failed   {failure}")?;
+    }
+    if report.failures.is_empty() {
+        writeln!(
+            out,
+            "verify: {} migrations go up, down and up again cleanly ({})",
+            report.migrations,
+            url.backend()
+        )?;
+        Ok(ExitCode::SUCCESS)
+    } else {
+        writeln!(
+            out,
+            "verify: {} problems in {} migrations ({})",
+            report.failures.len(),
+            report.migrations,
+            url.backend()
+        )?;
+        Ok(ExitCode::from(EXIT_CHECK_FAILED))
+    }
+}
