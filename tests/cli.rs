@@ -213,7 +213,20 @@ fn help_reads_well() {
         .assert()
         .success()
         .stdout(predicate::str::contains("migrate").and(predicate::str::contains("Exit codes")));
-    for command in ["migrate", "revert", "redo", "status"] {
+    for command in [
+        "migrate",
+        "revert",
+        "redo",
+        "status",
+        "print-sql",
+        "stamp",
+        "adopt",
+        "check",
+        "verify",
+        "setup",
+        "reset",
+        "seed",
+    ] {
         botdb()
             .args([command, "--help"])
             .assert()

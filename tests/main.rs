@@ -2,9 +2,11 @@
 
 mod support;
 
+mod adoption;
 mod cli;
 mod errors;
 mod literals;
+mod local;
 mod migrations;
 mod models;
 mod print_sql;

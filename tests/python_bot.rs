@@ -11,7 +11,7 @@ use crate::support::{execute, TestDb, TestResult, BOT_TABLES};
 type Shape = Vec<(String, BTreeSet<(String, bool)>, BTreeSet<Vec<String>>)>;
 
 /// Per table: (column, nullable) pairs and the column lists of unique indexes.
-fn shape(schema: &Schema) -> Shape {
+pub fn shape(schema: &Schema) -> Shape {
     BOT_TABLES
         .iter()
         .map(|&table| {
