@@ -5,7 +5,7 @@
 //! [`with_connection!`](crate::with_connection), so everything behind the enum stays generic.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::SqliteConnection;
 use diesel_async::pooled_connection::bb8;
@@ -62,6 +62,9 @@ pub struct PoolOptions {
     pub connect_timeout: Duration,
     /// Open SQLite read-only, so nothing (not even an empty file) can be written.
     pub read_only: bool,
+    /// Keep retrying the first connection for this long, for a database that is still
+    /// starting (`--wait`).
+    pub wait: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -70,6 +73,7 @@ impl Default for PoolOptions {
             max_size: 4,
             connect_timeout: Duration::from_secs(10),
             read_only: false,
+            wait: None,
         }
     }
 }
@@ -160,29 +164,62 @@ where
         .build_unchecked(manager);
     // bb8's get() reports every failure as "timed out"; a dedicated first connection
     // surfaces the server's own reason (wrong password, missing database, ...).
-    match tokio::time::timeout(options.connect_timeout, pool.dedicated_connection()).await {
-        Ok(Ok(conn)) => {
-            // Only fails when the pool is full, which a new pool is not.
-            let _ = pool.add(conn);
-            Ok(pool)
-        }
-        Ok(Err(e)) => {
-            let mut message = with_causes(&e);
-            // diesel-async keeps only "error connecting to server" of tokio-postgres's
-            // error; the socket's own error says why.
-            if message.ends_with("error connecting to server") {
-                if let Some(reason) = tcp_probe(url).await {
-                    message = format!("{message}: {reason}");
-                }
+    let deadline = options.wait.map(|w| Instant::now() + w);
+    let mut delay = Duration::from_millis(100);
+    let mut last_log: Option<Instant> = None;
+    loop {
+        let message = match tokio::time::timeout(
+            options.connect_timeout,
+            pool.dedicated_connection(),
+        )
+        .await
+        {
+            Ok(Ok(conn)) => {
+                // Only fails when the pool is full, which a new pool is not.
+                let _ = pool.add(conn);
+                return Ok(pool);
             }
-            Err(connect_error(url, &message))
+            Ok(Err(e)) => {
+                let mut message = with_causes(&e);
+                // diesel-async keeps only "error connecting to server" of tokio-postgres's
+                // error; the socket's own error says why.
+                if message.ends_with("error connecting to server") {
+                    if let Some(reason) = tcp_probe(url).await {
+                        message = format!("{message}: {reason}");
+                    }
+                }
+                message
+            }
+            Err(_elapsed) => format!("no answer within {} s", options.connect_timeout.as_secs()),
+        };
+        let now = Instant::now();
+        match (deadline, options.wait) {
+            (Some(deadline), Some(wait)) if now >= deadline => {
+                let waited = format!(
+                    "{message} (still failing after waiting {} s)",
+                    wait.as_secs()
+                );
+                return Err(connect_error(url, &waited));
+            }
+            (None, _) | (_, None) => return Err(connect_error(url, &message)),
+            _ => {}
         }
-        Err(_elapsed) => Err(connect_error(
-            url,
-            &format!("no answer within {} s", options.connect_timeout.as_secs()),
-        )),
+        let left = deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(now));
+        if last_log.is_none_or(|t| now.duration_since(t) >= WAIT_LOG_INTERVAL) {
+            tracing::warn!(
+                "waiting for {url} ({} s left): {}",
+                left.as_secs(),
+                url.scrub(&message)
+            );
+            last_log = Some(now);
+        }
+        tokio::time::sleep(delay.min(left)).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
     }
 }
+
+/// `--wait` logs a retry at most this often.
+const WAIT_LOG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Logs connection failures of a running pool (bb8 retries them), password scrubbed.
 #[derive(Debug, Clone)]

@@ -11,3 +11,4 @@ mod migrations;
 mod models;
 mod print_sql;
 mod python_bot;
+mod safety;

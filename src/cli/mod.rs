@@ -71,6 +71,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub connect_timeout: u64,
 
+    /// Wait up to SECONDS (default 60) for the database to accept connections, retrying
+    /// with backoff: for deploys that start the database and the bot together.
+    #[arg(long, global = true, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "60",
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub wait: Option<u64>,
+
     /// More log output on stderr (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -173,6 +179,7 @@ impl GlobalArgs {
             max_size: self.pool_size,
             connect_timeout: Duration::from_secs(self.connect_timeout),
             read_only: false,
+            wait: self.wait.map(Duration::from_secs),
         }
     }
 
