@@ -52,6 +52,10 @@ impl Database {
     /// Makes the recorded migrations exactly those up to and including `to` (the newest
     /// when `None`), without running any SQL of theirs, like Alembic's `stamp`.
     pub async fn stamp(&self, to: Option<&str>) -> Result<Stamped> {
+        self.locked(self.stamp_unlocked(to)).await
+    }
+
+    async fn stamp_unlocked(&self, to: Option<&str>) -> Result<Stamped> {
         let known = self.known_migrations()?;
         let last = match to {
             Some(v) => migrate::find_version(&known, v)?.version.clone(),
@@ -143,6 +147,11 @@ impl Database {
     /// botdb's history, checks that the schema really is that step's, and records the
     /// matching migrations as applied. Nothing else changes (unless `drop_alembic_version`).
     pub async fn adopt(&self, drop_alembic_version: bool) -> Result<Adoption> {
+        self.locked(self.adopt_unlocked(drop_alembic_version)).await
+    }
+
+    /// [`Database::adopt`], for a caller that already holds the migration lock.
+    pub(crate) async fn adopt_unlocked(&self, drop_alembic_version: bool) -> Result<Adoption> {
         let revision = self
             .alembic_revision()
             .await?
@@ -178,7 +187,7 @@ impl Database {
             });
         }
         let stamped = match step.version {
-            Some(v) => self.stamp(Some(v)).await?.recorded,
+            Some(v) => self.stamp_unlocked(Some(v)).await?.recorded,
             None => Vec::new(),
         };
         if drop_alembic_version {

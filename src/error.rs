@@ -133,6 +133,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// Another process held the migration lock for too long.
+    #[error("timed out after {seconds} s waiting for the migration lock on {url}: another botdb is migrating it; wait for it to finish, or raise --lock-timeout")]
+    LockTimeout {
+        /// The database, redacted.
+        url: String,
+        /// How long botdb waited.
+        seconds: u64,
+    },
+
     /// A destructive command was not confirmed.
     #[error("{0}")]
     Refused(String),

@@ -43,6 +43,7 @@ pub mod db;
 pub mod drift;
 pub mod error;
 pub mod introspect;
+pub mod lock;
 pub mod migrate;
 pub mod models;
 #[allow(missing_docs)] // table! generates one item per column
@@ -66,6 +67,19 @@ pub struct Database {
     url: DatabaseUrl,
     pool: Pool,
     source: Source,
+    lock_timeout: std::time::Duration,
+}
+
+/// How long migrate, revert and redo wait for another process's migration lock by default.
+pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What a migrate reports as it goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// An Alembic database was taken over (before any migration ran).
+    Adopted(&'a adopt::Adoption),
+    /// A migration finished.
+    Step(&'a Step),
 }
 
 impl Database {
@@ -82,7 +96,28 @@ impl Database {
             url,
             pool,
             source: Source::Embedded,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         })
+    }
+
+    /// Waits up to `timeout` for another process's migration lock (default 60 s).
+    pub fn with_lock_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// Runs `work` holding the migration lock, so no other botdb migrates this database
+    /// meanwhile. `work` starts only once the lock is held, so what it reads is current.
+    pub(crate) async fn locked<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let lock = self.lock(self.lock_timeout).await?;
+        let result = work.await;
+        let released = lock.release().await;
+        let value = result?;
+        released?;
+        Ok(value)
     }
 
     /// Uses migrations from `source` instead of the embedded ones.
@@ -117,21 +152,29 @@ impl Database {
     }
 
     /// Applies pending migrations up to and including `to` (all when `None`), calling
-    /// `on_step` after each one.
+    /// `on_event` as it goes. Holds the migration lock throughout.
     ///
     /// A database that the Python bot's Alembic managed (it has `alembic_version` and no
     /// diesel bookkeeping) is adopted first, see [`Database::adopt`].
     pub async fn migrate_with(
         &self,
         to: Option<&str>,
-        on_step: &mut (dyn FnMut(&Step) + Send),
+        on_event: &mut (dyn FnMut(Event<'_>) + Send),
     ) -> Result<Report> {
-        let adopted = match self.alembic_revision().await? {
-            Some(_) => Some(self.adopt(false).await?),
-            None => None,
-        };
-        let report = self.apply_pending(to, on_step).await?;
-        Ok(Report { adopted, ..report })
+        self.locked(async {
+            let adopted = match self.alembic_revision().await? {
+                Some(_) => Some(self.adopt_unlocked(false).await?),
+                None => None,
+            };
+            if let Some(adoption) = &adopted {
+                on_event(Event::Adopted(adoption));
+            }
+            let report = self
+                .apply_pending(to, &mut |step| on_event(Event::Step(step)))
+                .await?;
+            Ok(Report { adopted, ..report })
+        })
+        .await
     }
 
     /// Applies pending migrations, without looking for an Alembic database to adopt.
@@ -157,55 +200,62 @@ impl Database {
         })
     }
 
-    /// Reverts applied migrations, newest first, calling `on_step` after each one.
+    /// Reverts applied migrations, newest first, calling `on_step` after each one. Holds
+    /// the migration lock throughout.
     pub async fn revert(
         &self,
         target: &RevertTarget,
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<Report> {
         let backend = self.backend();
-        with_connection!(&self.pool, |conn| {
-            let migrations = self.source.migrations(backend)?;
-            let mut harness = AsyncMigrationHarness::new(conn);
-            let applied = migrate::applied_versions(&mut harness)?;
-            let plan = migrate::plan_down(&migrate::ids(&migrations), &applied, target)?;
-            let reverted = migrate::revert(&mut harness, backend, &migrations, &plan, on_step)?;
-            let current = migrate::applied_versions(&mut harness)?.into_iter().max();
-            Ok(Report {
-                adopted: None,
-                reverted,
-                applied: Vec::new(),
-                current,
+        self.locked(async {
+            with_connection!(&self.pool, |conn| {
+                let migrations = self.source.migrations(backend)?;
+                let mut harness = AsyncMigrationHarness::new(conn);
+                let applied = migrate::applied_versions(&mut harness)?;
+                let plan = migrate::plan_down(&migrate::ids(&migrations), &applied, target)?;
+                let reverted = migrate::revert(&mut harness, backend, &migrations, &plan, on_step)?;
+                let current = migrate::applied_versions(&mut harness)?.into_iter().max();
+                Ok(Report {
+                    adopted: None,
+                    reverted,
+                    applied: Vec::new(),
+                    current,
+                })
             })
         })
+        .await
     }
 
-    /// Reverts the newest `steps` migrations and applies them again.
+    /// Reverts the newest `steps` migrations and applies them again, holding the migration lock.
     pub async fn redo(
         &self,
         steps: usize,
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<Report> {
         let backend = self.backend();
-        with_connection!(&self.pool, |conn| {
-            let migrations = self.source.migrations(backend)?;
-            let ids = migrate::ids(&migrations);
-            let mut harness = AsyncMigrationHarness::new(conn);
-            let applied = migrate::applied_versions(&mut harness)?;
-            let plan = migrate::plan_down(&ids, &applied, &RevertTarget::Steps(steps))?;
-            let reverted = migrate::revert(&mut harness, backend, &migrations, &plan, on_step)?;
-            let again: Vec<usize> = (0..ids.len())
-                .filter(|&i| plan.contains(&ids[i].version))
-                .collect();
-            let applied = migrate::apply(&mut harness, backend, &migrations, &again, on_step)?;
-            let current = migrate::applied_versions(&mut harness)?.into_iter().max();
-            Ok(Report {
-                adopted: None,
-                reverted,
-                applied,
-                current,
+        self.locked(async {
+            with_connection!(&self.pool, |conn| {
+                let migrations = self.source.migrations(backend)?;
+                let ids = migrate::ids(&migrations);
+                let mut harness = AsyncMigrationHarness::new(conn);
+                let applied = migrate::applied_versions(&mut harness)?;
+                let plan = migrate::plan_down(&ids, &applied, &RevertTarget::Steps(steps))?;
+                let reverted = migrate::revert(&mut harness, backend, &migrations, &plan, on_step)?;
+                let again: Vec<usize> = (0..ids.len())
+                    .filter(|&i| plan.contains(&ids[i].version))
+                    .collect();
+                let applied = migrate::apply(&mut harness, backend, &migrations, &again, on_step)?;
+                let current = migrate::applied_versions(&mut harness)?.into_iter().max();
+                Ok(Report {
+                    adopted: None,
+                    reverted,
+                    applied,
+                    current,
+                })
             })
         })
+        .await
     }
 
     /// Every known migration and every applied version. Never writes: when diesel's

@@ -5,7 +5,69 @@ use std::time::{Duration, Instant};
 use botdb::Backend;
 
 use crate::cli::botdb;
-use crate::support::{TestDb, TestResult};
+use crate::per_backend;
+use crate::support::{recorded_versions, TestDb, TestResult, VERSIONS};
+
+per_backend!(concurrent_migrations_run_each_step_once);
+
+/// Eight processes, then eight library callers in one process, migrate the same fresh
+/// database at once: all succeed, and each migration runs exactly once.
+async fn concurrent_migrations_run_each_step_once(t: TestDb) -> TestResult {
+    let reference = TestDb::create(t.backend)
+        .await
+        .ok_or("reference database")?;
+    let reference = reference.connect().await;
+    reference.migrate().await?;
+    // Connecting creates a SQLite file; the processes below race on an empty database.
+    let db = t.connect().await;
+
+    let binary = assert_cmd::cargo::cargo_bin("botdb");
+    let children = (0..8)
+        .map(|_| {
+            std::process::Command::new(&binary)
+                .args(["--database-url", &t.url, "-v", "migrate"])
+                .env_remove("DATABASE_URL")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut applied = 0;
+    let mut waited = 0;
+    for child in children {
+        let out = child.wait_with_output()?;
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{}: {stderr}", t.backend);
+        applied += stdout.lines().filter(|l| l.starts_with("applied ")).count();
+        waited += usize::from(stderr.contains("got the migration lock after waiting"));
+    }
+    assert_eq!(applied, VERSIONS.len(), "each migration runs exactly once");
+    assert!(waited > 0, "some processes must have waited for the lock");
+    assert_eq!(recorded_versions(&db).await?, VERSIONS);
+    assert_eq!(db.introspect().await?, reference.introspect().await?);
+
+    let second = TestDb::create(t.backend).await.ok_or("database")?;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let url = second.url.clone();
+        tasks.push(tokio::spawn(async move {
+            let db = botdb::Database::connect(&url).await?;
+            db.migrate().await.map(|report| report.applied.len())
+        }));
+    }
+    let mut applied = 0;
+    for task in tasks {
+        applied += task.await??;
+    }
+    assert_eq!(applied, VERSIONS.len());
+    let second = second.connect().await;
+    assert_eq!(recorded_versions(&second).await?, VERSIONS);
+    assert_eq!(second.introspect().await?, reference.introspect().await?);
+    Ok(())
+}
 
 /// Listens on `port` only after `delay`, then forwards each connection to `upstream`,
 /// like a database server that comes up late. Stops by itself after `lifetime`.

@@ -2,9 +2,12 @@
 
 use std::process::ExitCode;
 
-use super::{CliError, GlobalArgs, Progress};
+use botdb::Event;
 
-/// Apply pending migrations.
+use super::{print_adoption, CliError, GlobalArgs, Progress};
+
+/// Apply pending migrations. A database the Python bot's Alembic managed is adopted
+/// first (see `botdb adopt`).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Stop after this version (inclusive): `2024-12-20-105908` or the full folder name.
@@ -15,12 +18,19 @@ pub struct Args {
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let db = global.connect().await?;
     let mut progress = Progress::start();
-    // migrate_with would adopt an Alembic database too; doing it first prints it first.
-    if db.alembic_revision().await?.is_some() {
-        super::print_adoption(&mut std::io::stdout(), &db.adopt(false).await?)?;
-    }
+    let mut adoption_error = None;
     let report = db
-        .migrate_with(args.to.as_deref(), &mut |step| progress.step(step))
+        .migrate_with(args.to.as_deref(), &mut |event| match event {
+            Event::Adopted(adoption) => {
+                if let Err(e) = print_adoption(&mut std::io::stdout(), adoption) {
+                    adoption_error.get_or_insert(e);
+                }
+            }
+            Event::Step(step) => progress.step(step),
+        })
         .await?;
+    if let Some(e) = adoption_error {
+        return Err(e);
+    }
     progress.finish(&db, &report, "migrate", report.applied.len())
 }

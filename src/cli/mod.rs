@@ -77,6 +77,11 @@ pub struct GlobalArgs {
           value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub wait: Option<u64>,
 
+    /// Seconds migrate, revert, redo, stamp and adopt wait for another botdb's migration
+    /// lock on the same database before giving up.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
+    pub lock_timeout: u64,
+
     /// More log output on stderr (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -192,7 +197,9 @@ impl GlobalArgs {
     /// Connects for a command that may write.
     async fn connect(&self) -> Result<Database, CliError> {
         let db = Database::connect_with(self.url()?, &self.pool_options()).await?;
-        Ok(db.with_source(self.source()))
+        Ok(db
+            .with_source(self.source())
+            .with_lock_timeout(Duration::from_secs(self.lock_timeout)))
     }
 }
 

@@ -1,0 +1,177 @@
+//! The migration lock: only one migrate, revert or redo runs against a database at a
+//! time, across processes and machines.
+//!
+//! - PostgreSQL: a session advisory lock, on a connection of its own.
+//! - MySQL/MariaDB: `GET_LOCK` on the database's name, on a connection of its own.
+//! - SQLite: an exclusive OS lock on `<database>.lock` beside the file.
+//!
+//! Each is released when the holder is done, and by the database or the OS when the
+//! holding process dies, so a crash never leaves a stale lock.
+
+use std::time::{Duration, Instant};
+
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::QueryableByName;
+use diesel_async::{AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::db::Pool;
+use crate::error::{Error, Result};
+use crate::Database;
+
+/// The advisory lock key botdb uses on PostgreSQL ("botdb_mg" as bytes).
+pub const PG_LOCK_KEY: i64 = 0x626f_7464_625f_6d67;
+
+/// How often a waiter polls a lock that has no blocking wait with a timeout.
+const POLL: Duration = Duration::from_millis(100);
+
+/// A held migration lock. Release it with [`MigrationLock::release`]; dropping it also
+/// releases it (the connection closes, or the file is unlocked).
+pub struct MigrationLock {
+    held: Held,
+}
+
+enum Held {
+    Postgres(AsyncPgConnection),
+    Mysql(AsyncMysqlConnection),
+    Sqlite(std::fs::File),
+}
+
+#[derive(QueryableByName)]
+struct Got {
+    #[diesel(sql_type = Nullable<Integer>)]
+    got: Option<i32>,
+}
+
+#[derive(QueryableByName)]
+struct PgGot {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    got: bool,
+}
+
+fn lock_error(e: impl std::fmt::Display) -> Error {
+    Error::query("taking the migration lock", e)
+}
+
+fn timed_out(db: &Database, timeout: Duration) -> Error {
+    Error::LockTimeout {
+        url: db.url().redacted(),
+        seconds: timeout.as_secs(),
+    }
+}
+
+impl Database {
+    /// Takes the migration lock, waiting up to `timeout` for another holder to finish.
+    pub async fn lock(&self, timeout: Duration) -> Result<MigrationLock> {
+        let start = Instant::now();
+        let mut announced = false;
+        let mut announce = |what: &str| {
+            if !announced {
+                tracing::info!(
+                    pid = std::process::id(),
+                    "another botdb holds the migration lock on {}{what}; waiting up to {} s",
+                    self.url(),
+                    timeout.as_secs()
+                );
+                announced = true;
+            }
+        };
+        let held = match self.pool() {
+            Pool::Postgres(pool) => {
+                let mut conn = pool.dedicated_connection().await.map_err(lock_error)?;
+                loop {
+                    let row = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS got")
+                        .bind::<BigInt, _>(PG_LOCK_KEY)
+                        .get_result::<PgGot>(&mut conn)
+                        .await
+                        .map_err(lock_error)?;
+                    if row.got {
+                        break Held::Postgres(conn);
+                    }
+                    if start.elapsed() >= timeout {
+                        return Err(timed_out(self, timeout));
+                    }
+                    announce("");
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+            Pool::Mysql(pool) => {
+                let mut conn = pool.dedicated_connection().await.map_err(lock_error)?;
+                let name = format!("botdb:{}", self.url().database_name());
+                // GET_LOCK waits by itself; a zero-second try first tells whether to log.
+                let mut wait = 0;
+                loop {
+                    let row = diesel::sql_query("SELECT GET_LOCK(?, ?) AS got")
+                        .bind::<Text, _>(&name)
+                        .bind::<Integer, _>(wait)
+                        .get_result::<Got>(&mut conn)
+                        .await
+                        .map_err(lock_error)?;
+                    if row.got == Some(1) {
+                        break Held::Mysql(conn);
+                    }
+                    if wait > 0 {
+                        return Err(timed_out(self, timeout));
+                    }
+                    announce("");
+                    wait = i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX);
+                }
+            }
+            Pool::Sqlite(_) => {
+                let path = format!("{}.lock", self.url().database_name());
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| {
+                        Error::query("opening the migration lock file", format!("{path}: {e}"))
+                    })?;
+                loop {
+                    match file.try_lock() {
+                        Ok(()) => break Held::Sqlite(file),
+                        Err(std::fs::TryLockError::WouldBlock) => {}
+                        Err(std::fs::TryLockError::Error(e)) => {
+                            return Err(lock_error(format!("{path}: {e}")))
+                        }
+                    }
+                    if start.elapsed() >= timeout {
+                        return Err(timed_out(self, timeout));
+                    }
+                    announce(&format!(" ({path})"));
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        };
+        if announced {
+            tracing::info!(
+                pid = std::process::id(),
+                "got the migration lock after waiting {:.1} s",
+                start.elapsed().as_secs_f64()
+            );
+        }
+        Ok(MigrationLock { held })
+    }
+}
+
+impl MigrationLock {
+    /// Releases the lock.
+    pub async fn release(self) -> Result<()> {
+        match self.held {
+            Held::Postgres(mut conn) => {
+                diesel::sql_query("SELECT pg_advisory_unlock($1) AS got")
+                    .bind::<BigInt, _>(PG_LOCK_KEY)
+                    .get_result::<PgGot>(&mut conn)
+                    .await
+                    .map_err(lock_error)?;
+            }
+            Held::Mysql(mut conn) => {
+                diesel::sql_query("SELECT RELEASE_ALL_LOCKS() AS got")
+                    .get_result::<Got>(&mut conn)
+                    .await
+                    .map_err(lock_error)?;
+            }
+            Held::Sqlite(file) => file.unlock().map_err(lock_error)?,
+        }
+        Ok(())
+    }
+}
