@@ -31,8 +31,8 @@ pub struct MigrationLock {
 }
 
 enum Held {
-    Postgres(AsyncPgConnection),
-    Mysql(AsyncMysqlConnection),
+    Postgres(Box<AsyncPgConnection>),
+    Mysql(Box<AsyncMysqlConnection>),
     Sqlite(std::fs::File),
 }
 
@@ -85,7 +85,7 @@ impl Database {
                         .await
                         .map_err(lock_error)?;
                     if row.got {
-                        break Held::Postgres(conn);
+                        break Held::Postgres(Box::new(conn));
                     }
                     if start.elapsed() >= timeout {
                         return Err(timed_out(self, timeout));
@@ -107,7 +107,7 @@ impl Database {
                         .await
                         .map_err(lock_error)?;
                     if row.got == Some(1) {
-                        break Held::Mysql(conn);
+                        break Held::Mysql(Box::new(conn));
                     }
                     if wait > 0 {
                         return Err(timed_out(self, timeout));
@@ -160,13 +160,13 @@ impl MigrationLock {
             Held::Postgres(mut conn) => {
                 diesel::sql_query("SELECT pg_advisory_unlock($1) AS got")
                     .bind::<BigInt, _>(PG_LOCK_KEY)
-                    .get_result::<PgGot>(&mut conn)
+                    .get_result::<PgGot>(&mut *conn)
                     .await
                     .map_err(lock_error)?;
             }
             Held::Mysql(mut conn) => {
                 diesel::sql_query("SELECT RELEASE_ALL_LOCKS() AS got")
-                    .get_result::<Got>(&mut conn)
+                    .get_result::<Got>(&mut *conn)
                     .await
                     .map_err(lock_error)?;
             }
