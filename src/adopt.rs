@@ -82,9 +82,14 @@ impl Database {
             .collect();
         let (add, remove) = (&recorded, &removed);
         with_connection!(self.pool(), |conn| {
-            conn.batch_execute(diesel::migration::CREATE_MIGRATIONS_TABLE)
+            let create = format!(
+                "{}\n{}",
+                diesel::migration::CREATE_MIGRATIONS_TABLE,
+                crate::run::CREATE_BOTDB_TABLE
+            );
+            conn.batch_execute(&create)
                 .await
-                .map_err(|e| Error::query("creating __diesel_schema_migrations", e))?;
+                .map_err(|e| Error::query("creating the bookkeeping tables", e))?;
             // One row at a time: diesel's SQLite backend has no multi-row insert here. A stamp
             // that stops part-way is finished by running it again.
             for m in add {
@@ -99,6 +104,13 @@ impl Database {
                 .execute(&mut conn)
                 .await
                 .map_err(|e| Error::query("recording the stamped migrations", e))?;
+            {
+                use crate::migrate::bookkeeping::__botdb_migrations::dsl as botdb;
+                diesel::delete(botdb::__botdb_migrations.filter(botdb::version.eq_any(&remove)))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| Error::query("recording the stamped migrations", e))?;
+            }
         });
         Ok(Stamped { recorded, removed })
     }
@@ -218,5 +230,52 @@ impl Database {
         scratch.remove().await?;
         let actual = self.introspect().await?;
         Ok(drift::compare(&expected?, &actual, Some(&BOT_TABLES)))
+    }
+}
+
+/// How an operator settled a dirty migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// The schema now has everything the migration does: record it as applied.
+    Applied,
+    /// The schema has none of it: record it as not applied.
+    Reverted,
+}
+
+impl Database {
+    /// Clears a dirty migration (MySQL, after a failure part-way) once the operator has
+    /// fixed the schema by hand, like golang-migrate's `force`.
+    pub async fn resolve(&self, wanted: &str, resolution: Resolution) -> Result<MigrationId> {
+        self.locked(async {
+            let known = self.known_migrations()?;
+            let id = migrate::find_version(&known, wanted)?.clone();
+            let (_, tracked) = self.bookkeeping_rows().await?;
+            if !tracked.iter().any(|t| t.version == id.version && t.state != "applied") {
+                return Err(Error::NotDirty(id.name));
+            }
+            let backend = self.backend();
+            let v = crate::sql::literal(backend, &crate::sql::Literal::Str(&id.version))?;
+            let sql = match resolution {
+                Resolution::Applied => {
+                    let texts = crate::script::migration_texts(&self.source, backend)?;
+                    let up = texts.iter().find(|t| t.id.version == id.version).map(|t| t.up.as_str()).unwrap_or("");
+                    format!(
+                        "DELETE FROM {BOOKKEEPING_TABLE} WHERE version = {v};\nINSERT INTO {BOOKKEEPING_TABLE} (version) VALUES ({v});\n{}",
+                        crate::run::track(backend, &id.version, &crate::script::sha256_hex(up), "applied")?
+                    )
+                }
+                Resolution::Reverted => format!(
+                    "DELETE FROM {BOOKKEEPING_TABLE} WHERE version = {v};\n{}",
+                    crate::run::untrack(backend, &id.version)?
+                ),
+            };
+            with_connection!(self.pool(), |conn| {
+                conn.batch_execute(&sql)
+                    .await
+                    .map_err(|e| Error::query("recording the resolution", e))?;
+            });
+            Ok(id)
+        })
+        .await
     }
 }

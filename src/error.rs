@@ -6,8 +6,6 @@
 
 use std::path::PathBuf;
 
-use crate::config::Backend;
-
 /// Everything that can go wrong in botdb.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -67,17 +65,36 @@ pub enum Error {
     },
 
     /// A migration's up.sql or down.sql failed.
-    #[error("{action} of migration {name} failed: {message}; {}", failure_hint(*backend))]
+    #[error("{action} of migration {name} failed{statement}: {message}; {outcome}")]
     MigrationFailed {
         /// `applying` or `reverting`.
         action: &'static str,
         /// The migration, `<version>_<name>`.
         name: String,
+        /// Which statement failed, e.g. ` at statement 2 (line 5: …)`, when known.
+        statement: String,
         /// The database's message.
         message: String,
-        /// Where it ran: decides whether the change was rolled back.
-        backend: Backend,
+        /// What state the database is in now, and what to do.
+        outcome: String,
     },
+
+    /// A MySQL migration failed part-way (or was interrupted) and nobody resolved it yet.
+    #[error("the database is dirty: migration {version} did not finish ({detail}); check the schema by hand, then run `botdb resolve {version} --applied` or `botdb resolve {version} --reverted`")]
+    Dirty {
+        /// The migration's version.
+        version: String,
+        /// What failed.
+        detail: String,
+    },
+
+    /// `resolve` on a migration that is not dirty.
+    #[error("migration {0} is not dirty, so there is nothing to resolve; `botdb status` shows the state of each migration")]
+    NotDirty(String),
+
+    /// Applied migrations whose up.sql changed after they ran.
+    #[error("applied migrations were edited after they ran: {0}; restore their up.sql, or pass --allow-changed if the edit is deliberate")]
+    Changed(String),
 
     /// A version given on the command line is not among the known migrations.
     #[error("unknown migration `{0}`; `botdb status` lists the known versions")]
@@ -154,13 +171,6 @@ pub enum Error {
         /// The database's message.
         message: String,
     },
-}
-
-fn failure_hint(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Mysql => "MySQL commits DDL implicitly, so statements before the failing one may have taken effect: check the schema by hand before running again",
-        _ => "its transaction was rolled back, so the database is as it was before this migration: fix the SQL and run again",
-    }
 }
 
 impl Error {

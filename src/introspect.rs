@@ -14,7 +14,7 @@ use crate::db::SqliteAsync;
 use crate::error::{Error, Result};
 use crate::migrate::BOOKKEEPING_TABLE;
 
-/// The tables of a database, by name. diesel's bookkeeping table is left out.
+/// The tables of a database, by name. The bookkeeping tables (diesel's and botdb's) are left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Schema {
     /// Every table, by name.
@@ -113,9 +113,10 @@ fn sorted(names: Vec<Name>) -> Vec<String> {
     names
 }
 
-/// The tables a [`Schema`] describes: all but diesel's bookkeeping.
+/// The tables a [`Schema`] describes: all but diesel's and botdb's bookkeeping.
 fn user_tables(all: Vec<String>) -> impl Iterator<Item = String> {
-    all.into_iter().filter(|n| n != BOOKKEEPING_TABLE)
+    all.into_iter()
+        .filter(|n| n != BOOKKEEPING_TABLE && n != crate::run::BOTDB_TABLE)
 }
 
 fn split_list(list: &str) -> Vec<String> {

@@ -46,20 +46,23 @@ pub mod introspect;
 pub mod lock;
 pub mod migrate;
 pub mod models;
+pub mod run;
 #[allow(missing_docs)] // table! generates one item per column
 pub mod schema;
 pub mod script;
 pub mod seed;
 pub mod sql;
+pub mod statements;
 
-use diesel_async::AsyncMigrationHarness;
-use diesel_async::RunQueryDsl;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 
 pub use config::{Backend, DatabaseUrl};
 pub use db::{Pool, PoolOptions};
 pub use error::{Error, Result};
 pub use introspect::{Introspect, Schema};
 pub use migrate::{Action, MigrationId, Report, RevertTarget, Source, State, Status, Step};
+pub use run::RunOptions;
 
 /// A connected database: a pool plus the migrations that belong to its backend.
 #[derive(Debug, Clone)]
@@ -68,6 +71,7 @@ pub struct Database {
     pool: Pool,
     source: Source,
     lock_timeout: std::time::Duration,
+    run_options: RunOptions,
 }
 
 /// How long migrate, revert and redo wait for another process's migration lock by default.
@@ -97,7 +101,15 @@ impl Database {
             pool,
             source: Source::Embedded,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            run_options: RunOptions::default(),
         })
+    }
+
+    /// How migrate splits its work into transactions, and whether it runs despite edited
+    /// migrations (see [`RunOptions`]).
+    pub fn with_run_options(mut self, options: RunOptions) -> Self {
+        self.run_options = options;
+        self
     }
 
     /// Waits up to `timeout` for another process's migration lock (default 60 s).
@@ -184,19 +196,46 @@ impl Database {
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<Report> {
         let backend = self.backend();
-        with_connection!(&self.pool, |conn| {
-            let migrations = self.source.migrations(backend)?;
-            let mut harness = AsyncMigrationHarness::new(conn);
-            let applied = migrate::applied_versions(&mut harness)?;
-            let plan = migrate::plan_up(&migrate::ids(&migrations), &applied, to)?;
-            let applied = migrate::apply(&mut harness, backend, &migrations, &plan, on_step)?;
-            let current = migrate::applied_versions(&mut harness)?.into_iter().max();
-            Ok(Report {
-                adopted: None,
-                reverted: Vec::new(),
-                applied,
-                current,
+        let options = self.run_options;
+        let texts = script::migration_texts(&self.source, backend)?;
+        let (applied, tracked) = self.bookkeeping(true).await?;
+        let applied: Vec<String> = applied.into_iter().map(|(v, _)| v).collect();
+        run::preflight(&tracked, &texts, &applied, options)?;
+        let plan = migrate::plan_up(&self.known_migrations()?, &applied, to)?;
+        // Applied before botdb kept checksums (or by diesel_cli): record theirs now.
+        let unrecorded: Vec<&script::MigrationText> = texts
+            .iter()
+            .filter(|t| {
+                applied.contains(&t.id.version)
+                    && !tracked.iter().any(|r| r.version == t.id.version)
             })
+            .collect();
+        let steps = with_connection!(&self.pool, |conn| {
+            let migrations = self.source.migrations(backend)?;
+            let mut conn = AsyncConnectionWrapper::<_>::from(conn);
+            tokio::task::block_in_place(|| {
+                run::apply(
+                    &mut conn,
+                    backend,
+                    &migrations,
+                    &texts,
+                    &plan,
+                    &unrecorded,
+                    options,
+                    on_step,
+                )
+            })?
+        });
+        let current = applied
+            .iter()
+            .chain(steps.iter().map(|s| &s.migration.version))
+            .max()
+            .cloned();
+        Ok(Report {
+            adopted: None,
+            reverted: Vec::new(),
+            applied: steps,
+            current,
         })
     }
 
@@ -207,24 +246,47 @@ impl Database {
         target: &RevertTarget,
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<Report> {
-        let backend = self.backend();
         self.locked(async {
-            with_connection!(&self.pool, |conn| {
-                let migrations = self.source.migrations(backend)?;
-                let mut harness = AsyncMigrationHarness::new(conn);
-                let applied = migrate::applied_versions(&mut harness)?;
-                let plan = migrate::plan_down(&migrate::ids(&migrations), &applied, target)?;
-                let reverted = migrate::revert(&mut harness, backend, &migrations, &plan, on_step)?;
-                let current = migrate::applied_versions(&mut harness)?.into_iter().max();
-                Ok(Report {
-                    adopted: None,
-                    reverted,
-                    applied: Vec::new(),
-                    current,
-                })
+            let (applied, reverted) = self.revert_unlocked(target, on_step).await?;
+            let current = applied
+                .iter()
+                .filter(|v| !reverted.iter().any(|s| s.migration.version == **v))
+                .max()
+                .cloned();
+            Ok(Report {
+                adopted: None,
+                reverted,
+                applied: Vec::new(),
+                current,
             })
         })
         .await
+    }
+
+    /// Reverts; returns what was applied before, and the steps.
+    async fn revert_unlocked(
+        &self,
+        target: &RevertTarget,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+    ) -> Result<(Vec<String>, Vec<Step>)> {
+        let backend = self.backend();
+        let (applied, tracked) = self.bookkeeping(true).await?;
+        let applied: Vec<String> = applied.into_iter().map(|(v, _)| v).collect();
+        // A revert only needs the database not to be dirty; edited up.sql files do not matter.
+        let options = RunOptions {
+            allow_changed: true,
+            ..self.run_options
+        };
+        run::preflight(&tracked, &[], &applied, options)?;
+        let plan = migrate::plan_down(&self.known_migrations()?, &applied, target)?;
+        let steps = with_connection!(&self.pool, |conn| {
+            let migrations = self.source.migrations(backend)?;
+            let mut conn = AsyncConnectionWrapper::<_>::from(conn);
+            tokio::task::block_in_place(|| {
+                run::revert(&mut conn, backend, &migrations, &plan, on_step)
+            })?
+        });
+        Ok((applied, steps))
     }
 
     /// Reverts the newest `steps` migrations and applies them again, holding the migration lock.
@@ -233,54 +295,88 @@ impl Database {
         steps: usize,
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<Report> {
-        let backend = self.backend();
         self.locked(async {
-            with_connection!(&self.pool, |conn| {
-                let migrations = self.source.migrations(backend)?;
-                let ids = migrate::ids(&migrations);
-                let mut harness = AsyncMigrationHarness::new(conn);
-                let applied = migrate::applied_versions(&mut harness)?;
-                let plan = migrate::plan_down(&ids, &applied, &RevertTarget::Steps(steps))?;
-                let reverted = migrate::revert(&mut harness, backend, &migrations, &plan, on_step)?;
-                let again: Vec<usize> = (0..ids.len())
-                    .filter(|&i| plan.contains(&ids[i].version))
-                    .collect();
-                let applied = migrate::apply(&mut harness, backend, &migrations, &again, on_step)?;
-                let current = migrate::applied_versions(&mut harness)?.into_iter().max();
-                Ok(Report {
-                    adopted: None,
-                    reverted,
-                    applied,
-                    current,
-                })
+            let (applied, reverted) = self
+                .revert_unlocked(&RevertTarget::Steps(steps), on_step)
+                .await?;
+            let last = <[Step]>::first(&reverted).map(|s| s.migration.version.clone());
+            let report = self.apply_pending(last.as_deref(), on_step).await?;
+            let current = applied.iter().max().cloned();
+            Ok(Report {
+                adopted: None,
+                reverted,
+                applied: report.applied,
+                current,
             })
         })
         .await
     }
 
-    /// Every known migration and every applied version. Never writes: when diesel's
-    /// bookkeeping table does not exist yet, everything is pending.
-    pub async fn status(&self) -> Result<Status> {
-        let known = self.known_migrations()?;
-        let applied = with_connection!(&self.pool, |conn| {
-            if conn
-                .tables()
-                .await?
-                .iter()
-                .any(|t| t == migrate::BOOKKEEPING_TABLE)
-            {
-                use diesel::QueryDsl;
-                use migrate::bookkeeping::__diesel_schema_migrations::dsl::*;
-                __diesel_schema_migrations
-                    .select((version, run_on))
+    /// What the bookkeeping says: the applied versions with when they ran, and botdb's
+    /// tracking rows. `create` makes both tables first (for commands that write); without
+    /// it a missing table reads as empty and nothing is written.
+    pub(crate) async fn bookkeeping_rows(
+        &self,
+    ) -> Result<(Vec<(String, chrono::NaiveDateTime)>, Vec<run::Tracked>)> {
+        self.bookkeeping(true).await
+    }
+
+    async fn bookkeeping(
+        &self,
+        create: bool,
+    ) -> Result<(Vec<(String, chrono::NaiveDateTime)>, Vec<run::Tracked>)> {
+        use diesel::QueryDsl;
+        use migrate::bookkeeping::{
+            __botdb_migrations as botdb, __diesel_schema_migrations as diesel_table,
+        };
+        let (applied, tracked) = with_connection!(&self.pool, |conn| {
+            let tables = if create {
+                let sql = format!(
+                    "{}\n{}",
+                    diesel::migration::CREATE_MIGRATIONS_TABLE,
+                    run::CREATE_BOTDB_TABLE
+                );
+                conn.batch_execute(&sql)
+                    .await
+                    .map_err(|e| Error::query("creating the bookkeeping tables", e))?;
+                vec![
+                    migrate::BOOKKEEPING_TABLE.to_string(),
+                    run::BOTDB_TABLE.to_string(),
+                ]
+            } else {
+                conn.tables().await?
+            };
+            let applied = if tables.iter().any(|t| t == migrate::BOOKKEEPING_TABLE) {
+                diesel_table::table
+                    .select((diesel_table::version, diesel_table::run_on))
                     .load::<(String, chrono::NaiveDateTime)>(&mut conn)
                     .await
                     .map_err(|e| Error::query("reading __diesel_schema_migrations", e))?
             } else {
                 Vec::new()
-            }
+            };
+            let tracked = if tables.iter().any(|t| t == run::BOTDB_TABLE) {
+                botdb::table
+                    .select((botdb::version, botdb::checksum, botdb::state, botdb::detail))
+                    .load::<run::Tracked>(&mut conn)
+                    .await
+                    .map_err(|e| Error::query("reading __botdb_migrations", e))?
+            } else {
+                Vec::new()
+            };
+            (applied, tracked)
         });
-        Ok(Status::new(self.backend(), known, applied))
+        Ok((applied_sorted(applied), tracked))
+    }
+
+    /// Every known migration and every applied version, with dirty and edited migrations
+    /// marked. Never writes: when the bookkeeping tables do not exist yet, everything is
+    /// pending.
+    pub async fn status(&self) -> Result<Status> {
+        let known = self.known_migrations()?;
+        let (applied, tracked) = self.bookkeeping(false).await?;
+        let texts = script::migration_texts(&self.source, self.backend())?;
+        Ok(Status::new(self.backend(), known, applied).with_tracking(&tracked, &texts))
     }
 
     /// The live schema of the bot's tables.
@@ -349,4 +445,11 @@ pub fn known_migrations(source: &Source, backend: Backend) -> Result<Vec<Migrati
     // The backend type only decides which connection the migrations could run on; any will do.
     let migrations = source.migrations::<diesel::sqlite::Sqlite>(backend)?;
     Ok(migrate::ids(&migrations))
+}
+
+fn applied_sorted(
+    mut applied: Vec<(String, chrono::NaiveDateTime)>,
+) -> Vec<(String, chrono::NaiveDateTime)> {
+    applied.sort();
+    applied
 }

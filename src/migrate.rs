@@ -2,21 +2,18 @@
 //! reverting them.
 //!
 //! Applied versions live in diesel's own `__diesel_schema_migrations` table, so
-//! `diesel migration list` and `botdb status` always agree. Running a migration goes
-//! through diesel's `MigrationHarness` (one transaction per migration); reading the
-//! status does not, because the harness creates its table as soon as it is asked what
-//! is applied, and status must never write.
+//! `diesel migration list` and `botdb status` always agree. Running migrations is
+//! [`crate::run`]'s job; reading the status never goes through diesel's harness, which
+//! creates its table as soon as it is asked what is applied, and status must never write.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use diesel::backend::Backend as DieselBackend;
 use diesel::migration::{Migration, MigrationSource as DieselSource};
-use diesel_migrations::{
-    embed_migrations, EmbeddedMigrations, FileBasedMigrations, MigrationHarness,
-};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, FileBasedMigrations};
 
 use crate::config::Backend;
 use crate::error::{one_line, Error, Result};
@@ -38,6 +35,15 @@ pub mod bookkeeping {
         __diesel_schema_migrations (version) {
             version -> VarChar,
             run_on -> Timestamp,
+        }
+    }
+
+    diesel::table! {
+        __botdb_migrations (version) {
+            version -> VarChar,
+            checksum -> VarChar,
+            state -> VarChar,
+            detail -> Nullable<Text>,
         }
     }
 }
@@ -126,7 +132,7 @@ pub struct MigrationId {
 }
 
 impl MigrationId {
-    fn of<DB: DieselBackend>(migration: &dyn Migration<DB>) -> Self {
+    pub(crate) fn of<DB: DieselBackend>(migration: &dyn Migration<DB>) -> Self {
         Self {
             version: migration.name().version().to_string(),
             name: migration.name().to_string(),
@@ -204,6 +210,8 @@ pub enum State {
     Pending,
     /// Recorded in the database but unknown to this binary.
     Unknown,
+    /// Started on MySQL and never finished: the database needs `botdb resolve`.
+    Dirty,
 }
 
 /// One line of [`Status`].
@@ -217,6 +225,8 @@ pub struct Entry {
     pub state: State,
     /// When it was applied (the database's clock, UTC on SQLite).
     pub applied_at: Option<NaiveDateTime>,
+    /// Applied, but its up.sql changed since (the recorded checksum differs).
+    pub changed: bool,
 }
 
 /// Every known migration and every applied version, ordered by version.
@@ -236,7 +246,47 @@ impl Status {
 
     /// The versions recorded as applied, known or not.
     pub fn applied(&self) -> impl Iterator<Item = &Entry> {
-        self.migrations.iter().filter(|e| e.state != State::Pending)
+        self.migrations
+            .iter()
+            .filter(|e| matches!(e.state, State::Applied | State::Unknown))
+    }
+
+    /// Marks what botdb's own bookkeeping says: migrations left dirty, and applied ones
+    /// whose up.sql no longer matches the checksum recorded when they ran.
+    pub(crate) fn with_tracking(
+        mut self,
+        tracked: &[crate::run::Tracked],
+        texts: &[crate::script::MigrationText],
+    ) -> Self {
+        let applied: Vec<String> = self.applied().map(|e| e.version.clone()).collect();
+        let changed = crate::run::changed(tracked, texts, &applied);
+        for entry in &mut self.migrations {
+            if tracked
+                .iter()
+                .any(|t| t.version == entry.version && t.state != "applied")
+            {
+                entry.state = State::Dirty;
+            }
+            entry.changed = entry.name.as_ref().is_some_and(|n| changed.contains(n));
+        }
+        self
+    }
+
+    /// Whether anything needs attention before migrating: a dirty or changed migration.
+    pub fn problem(&self) -> Option<crate::Error> {
+        if let Some(e) = self.migrations.iter().find(|e| e.state == State::Dirty) {
+            return Some(crate::Error::Dirty {
+                version: e.version.clone(),
+                detail: "see `botdb status`".into(),
+            });
+        }
+        let changed: Vec<&str> = self
+            .migrations
+            .iter()
+            .filter(|e| e.changed)
+            .filter_map(|e| e.name.as_deref())
+            .collect();
+        (!changed.is_empty()).then(|| crate::Error::Changed(changed.join(", ")))
     }
 
     /// Combines the known migrations with the applied versions and when they ran.
@@ -253,6 +303,7 @@ impl Status {
                     name: Some(m.name),
                     state: State::Pending,
                     applied_at: None,
+                    changed: false,
                 };
                 (m.version, entry)
             })
@@ -263,6 +314,7 @@ impl Status {
                 name: None,
                 state: State::Unknown,
                 applied_at: None,
+                changed: false,
             });
             if entry.state == State::Pending {
                 entry.state = State::Applied;
@@ -342,110 +394,11 @@ pub(crate) fn plan_down(
     Ok(chosen)
 }
 
-/// Applies the migrations at `indices` (into `migrations`) in order, through `harness`.
-pub(crate) fn apply<DB, H>(
-    harness: &mut H,
-    backend: Backend,
-    migrations: &[Box<dyn Migration<DB>>],
-    indices: &[usize],
-    on_step: &mut dyn FnMut(&Step),
-) -> Result<Vec<Step>>
-where
-    DB: DieselBackend,
-    H: MigrationHarness<DB>,
-{
-    let mut steps = Vec::with_capacity(indices.len());
-    for &i in indices {
-        let migration = &migrations[i];
-        let id = MigrationId::of(migration.as_ref());
-        tracing::debug!(migration = %id, "applying");
-        let start = Instant::now();
-        harness
-            .run_migration(migration.as_ref())
-            .map_err(|e| failure("applying", &id, backend, &*e))?;
-        let step = Step {
-            migration: id,
-            action: Action::Applied,
-            duration: start.elapsed(),
-        };
-        on_step(&step);
-        steps.push(step);
-    }
-    Ok(steps)
-}
-
-/// Reverts `versions` (newest first) through `harness`.
-pub(crate) fn revert<DB, H>(
-    harness: &mut H,
-    backend: Backend,
-    migrations: &[Box<dyn Migration<DB>>],
-    versions: &[String],
-    on_step: &mut dyn FnMut(&Step),
-) -> Result<Vec<Step>>
-where
-    DB: DieselBackend,
-    H: MigrationHarness<DB>,
-{
-    let mut steps = Vec::with_capacity(versions.len());
-    for version in versions {
-        let migration = migrations
-            .iter()
-            .find(|m| m.name().version().to_string() == *version)
-            .ok_or_else(|| Error::UnknownApplied(version.clone()))?;
-        let id = MigrationId::of(migration.as_ref());
-        tracing::debug!(migration = %id, "reverting");
-        let start = Instant::now();
-        harness
-            .revert_migration(migration.as_ref())
-            .map_err(|e| failure("reverting", &id, backend, &*e))?;
-        let step = Step {
-            migration: id,
-            action: Action::Reverted,
-            duration: start.elapsed(),
-        };
-        on_step(&step);
-        steps.push(step);
-    }
-    Ok(steps)
-}
-
-/// The applied versions, creating the bookkeeping table if needed (for writing commands only).
-pub(crate) fn applied_versions<DB, H>(harness: &mut H) -> Result<Vec<String>>
-where
-    DB: DieselBackend,
-    H: MigrationHarness<DB>,
-{
-    let versions = harness
-        .applied_migrations()
-        .map_err(|e| Error::query("reading the applied migrations", one_line(&e.to_string())))?;
-    Ok(versions.into_iter().map(|v| v.to_string()).collect())
-}
-
 pub(crate) fn ids<DB: DieselBackend>(migrations: &[Box<dyn Migration<DB>>]) -> Vec<MigrationId> {
     migrations
         .iter()
         .map(|m| MigrationId::of(m.as_ref()))
         .collect()
-}
-
-fn failure(
-    action: &'static str,
-    id: &MigrationId,
-    backend: Backend,
-    e: &(dyn std::error::Error + 'static),
-) -> Error {
-    // diesel wraps the database error as "Failed to run <name> with: <message>".
-    let text = e.to_string();
-    let message = text
-        .split_once(" with: ")
-        .map_or(text.as_str(), |(_, m)| m)
-        .to_string();
-    Error::MigrationFailed {
-        action,
-        name: id.name.clone(),
-        message: one_line(&message),
-        backend,
-    }
 }
 
 #[cfg(test)]

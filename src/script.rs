@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Backend;
 use crate::error::{Error, Result};
 use crate::migrate::{self, MigrationId, RevertTarget, Source};
+use crate::run::{self, RunOptions};
 use crate::sql::{literal, Literal};
 
 /// The SQL of one embedded migration, as build.rs found it in `migrations/<backend>/`.
@@ -101,12 +102,14 @@ pub enum Plan {
     Revert(RevertTarget),
 }
 
-/// The script for `plan` on a database where `applied` versions are recorded.
+/// The script for `plan` on a database where `applied` versions are recorded, split into
+/// transactions as `migrate` with `options` would run it.
 pub fn script(
     dialect: Backend,
     texts: &[MigrationText],
     applied: &[String],
     plan: &Plan,
+    options: RunOptions,
 ) -> Result<String> {
     let ids: Vec<MigrationId> = texts.iter().map(|t| t.id.clone()).collect();
     let current = applied.iter().max().cloned();
@@ -153,53 +156,105 @@ pub fn script(
     if dialect == Backend::Sqlite {
         out.push_str("-- botdb opens every SQLite connection with foreign keys enforced.\nPRAGMA foreign_keys = ON;\n\n");
     }
-    // Exactly the statement diesel's harness runs before reading what is applied.
+    // Exactly the statements migrate runs before reading what is applied.
     out.push_str(diesel::migration::CREATE_MIGRATIONS_TABLE.trim_end());
+    out.push('\n');
+    out.push_str(run::CREATE_BOTDB_TABLE);
     out.push_str("\n\n");
 
-    for step in steps {
-        let version = literal(dialect, &Literal::Str(&step.id.version))?;
-        let (body, file, bookkeeping) = match plan {
-            Plan::Migrate { .. } => (
-                step.up.as_str(),
-                "up.sql",
-                format!(
-                    "INSERT INTO {} (version) VALUES ({version});",
-                    migrate::BOOKKEEPING_TABLE
-                ),
-            ),
-            Plan::Revert(_) => (
-                step.down
+    match plan {
+        Plan::Migrate { .. } => {
+            let flags: Vec<bool> = steps.iter().map(|s| s.run_in_transaction).collect();
+            for group in run::groups(dialect, &flags, options) {
+                let shared = steps[group[0]].run_in_transaction;
+                let mysql = dialect == Backend::Mysql;
+                if shared && !mysql {
+                    out.push_str(if group.len() > 1 {
+                        "-- One transaction for these migrations: all or nothing, as migrate runs them.\nBEGIN;\n\n"
+                    } else {
+                        "BEGIN;\n\n"
+                    });
+                }
+                for &i in &group {
+                    let step = steps[i];
+                    let checksum = sha256_hex(&step.up);
+                    header(&mut out, step, "up.sql", &checksum);
+                    if !shared || mysql {
+                        // Recorded as running first, so a failure part-way shows as dirty.
+                        let _ = writeln!(
+                            out,
+                            "{}",
+                            run::track(dialect, &step.id.version, &checksum, "running")?
+                        );
+                    }
+                    if !shared {
+                        out.push_str("-- run_in_transaction = false: not wrapped in a transaction, as migrate runs it.\n");
+                    } else if mysql {
+                        out.push_str("BEGIN;\n");
+                    }
+                    out.push_str(&terminated(&step.up));
+                    let version = literal(dialect, &Literal::Str(&step.id.version))?;
+                    let _ = writeln!(
+                        out,
+                        "INSERT INTO {} (version) VALUES ({version});",
+                        migrate::BOOKKEEPING_TABLE
+                    );
+                    if shared && mysql {
+                        out.push_str("COMMIT;\n");
+                    }
+                    let _ = writeln!(
+                        out,
+                        "{}\n",
+                        run::track(dialect, &step.id.version, &checksum, "applied")?
+                    );
+                }
+                if shared && !mysql {
+                    out.push_str("COMMIT;\n\n");
+                }
+            }
+        }
+        Plan::Revert(_) => {
+            for step in steps {
+                let down = step
+                    .down
                     .as_deref()
-                    .ok_or_else(|| Error::NoDownSql(step.id.name.clone()))?,
-                "down.sql",
-                format!(
+                    .ok_or_else(|| Error::NoDownSql(step.id.name.clone()))?;
+                header(&mut out, step, "down.sql", &sha256_hex(down));
+                let mysql = dialect == Backend::Mysql;
+                if mysql {
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        run::mark_running(dialect, &step.id.version, "reverting")?
+                    );
+                }
+                out.push_str("BEGIN;\n");
+                out.push_str(&terminated(down));
+                let version = literal(dialect, &Literal::Str(&step.id.version))?;
+                let _ = writeln!(
+                    out,
                     "DELETE FROM {} WHERE version = {version};",
                     migrate::BOOKKEEPING_TABLE
-                ),
-            ),
-        };
-        let _ = writeln!(out, "-- {}", step.id.name);
-        let _ = writeln!(
-            out,
-            "-- version {}, {file} sha256 {}",
-            step.id.version,
-            sha256_hex(body)
-        );
-        if step.run_in_transaction {
-            out.push_str("BEGIN;\n");
-        } else {
-            out.push_str("-- run_in_transaction = false: not wrapped in a transaction, as migrate runs it.\n");
+                );
+                let untrack = run::untrack(dialect, &step.id.version)?;
+                if mysql {
+                    let _ = writeln!(out, "COMMIT;\n{untrack}\n");
+                } else {
+                    let _ = writeln!(out, "{untrack}\nCOMMIT;\n");
+                }
+            }
         }
-        out.push_str(&terminated(body));
-        out.push_str(&bookkeeping);
-        out.push('\n');
-        if step.run_in_transaction {
-            out.push_str("COMMIT;\n");
-        }
-        out.push('\n');
     }
     Ok(out)
+}
+
+fn header(out: &mut String, step: &MigrationText, file: &str, checksum: &str) {
+    let _ = writeln!(out, "-- {}", step.id.name);
+    let _ = writeln!(
+        out,
+        "-- version {}, {file} sha256 {checksum}",
+        step.id.version
+    );
 }
 
 /// The versions a database at `from` has recorded: every known version up to and

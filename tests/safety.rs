@@ -169,3 +169,229 @@ fn wait_gives_up_with_the_last_error() {
     );
     assert!(!stderr.contains("s3cr3t"));
 }
+
+/// A copy of the backend's migrations in a scratch folder, to edit or extend.
+fn copy_migrations(
+    t: &TestDb,
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error + Send + Sync>> {
+    let dir = t.scratch_dir().join("migrations");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(t.backend.name());
+    for entry in std::fs::read_dir(&source)? {
+        let entry = entry?;
+        let target = dir.join(entry.file_name());
+        std::fs::create_dir_all(&target)?;
+        for file in ["up.sql", "down.sql"] {
+            std::fs::copy(entry.path().join(file), target.join(file))?;
+        }
+    }
+    Ok(dir)
+}
+
+fn run_botdb(url: &str, dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = botdb()
+        .args([
+            "--database-url",
+            url,
+            "--migrations-dir",
+            &dir.display().to_string(),
+        ])
+        .args(args)
+        .output()
+        .expect("run botdb");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+per_backend!(
+    a_failed_run_leaves_the_database_as_it_was,
+    edited_migrations_are_refused
+);
+
+/// Three pending migrations and a fourth that fails at its third statement: on PostgreSQL
+/// and SQLite nothing of the run stays; on MySQL the database is marked dirty until an
+/// operator resolves it.
+async fn a_failed_run_leaves_the_database_as_it_was(t: TestDb) -> TestResult {
+    let dir = copy_migrations(&t)?;
+    let broken = dir.join("2030-01-01-000000_broken");
+    std::fs::create_dir_all(&broken)?;
+    std::fs::write(
+        broken.join("up.sql"),
+        "-- a migration that fails part-way\nCREATE TABLE fine (id INTEGER PRIMARY KEY);\nALTER TABLE users ADD COLUMN nickname VARCHAR(20);\n\nSELEKT nonsense;\n",
+    )?;
+    std::fs::write(
+        broken.join("down.sql"),
+        "ALTER TABLE users DROP COLUMN nickname;\nDROP TABLE fine;\n",
+    )?;
+
+    let db = t.connect().await;
+    db.migrate_with(Some(crate::support::VERSIONS[2]), &mut |_| {})
+        .await?;
+    crate::migrations::insert_batch(&db, 3, 1).await?;
+    let before = (
+        db.introspect().await?,
+        recorded_versions(&db).await?,
+        crate::support::row_counts(&db).await?,
+    );
+
+    let (code, _, stderr) = run_botdb(&t.url, &dir, &["migrate"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        error.contains("applying of migration 2030-01-01-000000_broken failed"),
+        "{error}"
+    );
+    assert!(
+        error.to_lowercase().contains("selekt"),
+        "the database's own message: {error}"
+    );
+
+    if t.backend == Backend::Mysql {
+        assert!(
+            error.contains("marked the database dirty")
+                && error.contains("botdb resolve 20300101000000"),
+            "{error}"
+        );
+        let (code, stdout, stderr) = run_botdb(&t.url, &dir, &["status"]);
+        assert_eq!(code, Some(2));
+        assert!(
+            stdout.contains("dirty    2030-01-01-000000_broken"),
+            "{stdout}"
+        );
+        assert!(stderr.contains("the database is dirty"), "{stderr}");
+        for refused in [&["migrate"][..], &["revert"], &["redo"]] {
+            let (code, _, stderr) = run_botdb(&t.url, &dir, refused);
+            assert_eq!(code, Some(2), "{refused:?}");
+            assert!(
+                stderr.contains("the database is dirty: migration 20300101000000"),
+                "{stderr}"
+            );
+        }
+        // The operator undoes the part that ran, by hand, and says so.
+        crate::support::execute(
+            &db,
+            "DROP TABLE fine; ALTER TABLE users DROP COLUMN nickname",
+        )
+        .await?;
+        let (code, stdout, _) = run_botdb(
+            &t.url,
+            &dir,
+            &["resolve", "2030-01-01-000000", "--reverted"],
+        );
+        assert_eq!(code, Some(0));
+        assert!(stdout.contains("resolved 2030-01-01-000000_broken: recorded as not applied"));
+        let (code, _, _) = run_botdb(
+            &t.url,
+            &dir,
+            &["resolve", "2030-01-01-000000", "--reverted"],
+        );
+        assert_eq!(code, Some(2), "nothing left to resolve");
+        assert_eq!(db.introspect().await?, db_schema_after_steps(&t, 6).await?);
+        assert_eq!(recorded_versions(&db).await?, crate::support::VERSIONS);
+        return Ok(());
+    }
+
+    assert!(
+        error.contains("failed at statement 3 (line 5: SELEKT nonsense)"),
+        "the failing statement and its line: {error}"
+    );
+    assert!(
+        error.contains("the whole run was rolled back, including the 3 migrations before it"),
+        "{error}"
+    );
+    let after = (
+        db.introspect().await?,
+        recorded_versions(&db).await?,
+        crate::support::row_counts(&db).await?,
+    );
+    assert_eq!(after, before, "the database must be exactly as it was");
+
+    // Diesel's behaviour on request: the good migrations stay, the broken one does not.
+    let (code, stdout, _) = run_botdb(&t.url, &dir, &["migrate", "--transaction-per-migration"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("applied ")).count(),
+        3,
+        "{stdout}"
+    );
+    assert_eq!(recorded_versions(&db).await?, crate::support::VERSIONS);
+    assert!(!db.introspect().await?.tables.contains_key("fine"));
+    Ok(())
+}
+
+async fn db_schema_after_steps(
+    t: &TestDb,
+    steps: usize,
+) -> Result<botdb::Schema, Box<dyn std::error::Error + Send + Sync>> {
+    let reference = TestDb::create(t.backend).await.ok_or("reference")?;
+    let reference = reference.connect().await;
+    reference
+        .migrate_with(Some(crate::support::VERSIONS[steps - 1]), &mut |_| {})
+        .await?;
+    Ok(reference.introspect().await?)
+}
+
+/// An up.sql edited after it ran is refused by migrate and shown by status; a database
+/// migrated before botdb kept checksums (or by diesel_cli) is taken over without failing.
+async fn edited_migrations_are_refused(t: TestDb) -> TestResult {
+    let dir = copy_migrations(&t)?;
+    let (code, _, stderr) = run_botdb(&t.url, &dir, &["migrate", "--to", "2024-12-20-215903"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let edited = dir.join("2024-12-20-144707_add_hidden_content/up.sql");
+    let text = std::fs::read_to_string(&edited)?;
+    std::fs::write(&edited, format!("{text}\n-- edited after it ran\n"))?;
+
+    let (code, stdout, stderr) = run_botdb(&t.url, &dir, &["migrate"]);
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(
+        stderr.contains("edited after they ran: 2024-12-20-144707_add_hidden_content"),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "nothing ran: {stdout}");
+    let (code, stdout, stderr) = run_botdb(&t.url, &dir, &["status"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stdout
+            .contains("changed  2024-12-20-144707_add_hidden_content (up.sql edited after it ran)"),
+        "{stdout}"
+    );
+    let (code, _, _) = run_botdb(&t.url, &dir, &["status", "--allow-changed"]);
+    assert_eq!(code, Some(0));
+    let (code, stdout, _) = run_botdb(&t.url, &dir, &["migrate", "--allow-changed"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("migrate: 3 migrations"), "{stdout}");
+
+    // Without botdb's table (diesel_cli, or botdb before checksums), the next migrate
+    // records the checksums instead of failing.
+    std::fs::write(&edited, text)?;
+    let db = t.connect().await;
+    crate::support::execute(&db, "DROP TABLE __botdb_migrations").await?;
+    let (code, stdout, stderr) = run_botdb(&t.url, &dir, &["migrate"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("nothing to migrate"), "{stdout}");
+    let recorded = crate::support::count(
+        &db,
+        "SELECT COUNT(*) AS n FROM __botdb_migrations WHERE state = 'applied'",
+    )
+    .await?;
+    assert_eq!(recorded, 6);
+    std::fs::write(
+        &edited,
+        format!("-- edited\n{}", std::fs::read_to_string(&edited)?),
+    )?;
+    let (code, _, _) = run_botdb(&t.url, &dir, &["migrate"]);
+    assert_eq!(
+        code,
+        Some(2),
+        "the recorded checksums are checked from then on"
+    );
+    Ok(())
+}

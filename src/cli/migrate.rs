@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use botdb::Event;
+use botdb::{Event, RunOptions};
 
 use super::{print_adoption, CliError, GlobalArgs, Progress};
 
@@ -13,10 +13,22 @@ pub struct Args {
     /// Stop after this version (inclusive): `2024-12-20-105908` or the full folder name.
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
+
+    /// Give each migration its own transaction (diesel's behaviour). By default all
+    /// pending migrations share one on PostgreSQL and SQLite: all or nothing.
+    #[arg(long)]
+    pub transaction_per_migration: bool,
+
+    /// Run even though an applied migration's up.sql was edited since it ran.
+    #[arg(long)]
+    pub allow_changed: bool,
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let db = global.connect().await?;
+    let db = global.connect().await?.with_run_options(RunOptions {
+        per_migration: args.transaction_per_migration,
+        allow_changed: args.allow_changed,
+    });
     let mut progress = Progress::start();
     let mut adoption_error = None;
     let report = db

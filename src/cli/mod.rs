@@ -7,6 +7,7 @@ mod migrate;
 mod print_sql;
 mod redo;
 mod reset;
+mod resolve;
 mod revert;
 mod seed;
 mod setup;
@@ -119,6 +120,8 @@ pub enum Command {
     Reset(reset::Args),
     /// Load demo data (idempotent).
     Seed(seed::Args),
+    /// Settle a migration MySQL left half-applied ("dirty") after fixing the schema by hand.
+    Resolve(resolve::Args),
 }
 
 /// Sends tracing output to stderr, at the level -v/-q ask for unless RUST_LOG is set.
@@ -161,6 +164,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Command::Setup(args) => setup::run(args, &cli.global).await,
             Command::Reset(args) => reset::run(args, &cli.global).await,
             Command::Seed(args) => seed::run(args, &cli.global).await,
+            Command::Resolve(args) => resolve::run(args, &cli.global).await,
         }
     })
 }

@@ -43,6 +43,10 @@ pub struct Args {
     #[arg(long, value_name = "VERSION", requires = "offline")]
     pub from: Option<String>,
 
+    /// Print one transaction per migration, as `migrate --transaction-per-migration` runs.
+    #[arg(long)]
+    pub transaction_per_migration: bool,
+
     /// Write the script to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -104,7 +108,16 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         )
     };
     let texts = script::migration_texts(&source, dialect)?;
-    let text = script::script(dialect, &texts, &applied, &args.plan())?;
+    let text = script::script(
+        dialect,
+        &texts,
+        &applied,
+        &args.plan(),
+        botdb::RunOptions {
+            per_migration: args.transaction_per_migration,
+            allow_changed: true,
+        },
+    )?;
     match &args.output {
         Some(path) => std::fs::write(path, text).map_err(|e| {
             CliError::Botdb(botdb::Error::Output {

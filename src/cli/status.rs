@@ -18,6 +18,10 @@ pub struct Args {
     /// Exit with 1 when any migration is pending (a deploy gate).
     #[arg(long)]
     pub check: bool,
+
+    /// Do not fail because an applied migration's up.sql was edited since it ran.
+    #[arg(long)]
+    pub allow_changed: bool,
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
@@ -42,8 +46,14 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
                 .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                 .unwrap_or_default();
             let (state, name) = match (entry.state, &entry.name) {
+                (State::Applied, Some(name)) if entry.changed => {
+                    ("changed", format!("{name} (up.sql edited after it ran)"))
+                }
                 (State::Applied, Some(name)) => ("applied", name.clone()),
                 (State::Pending, Some(name)) => ("pending", name.clone()),
+                (State::Dirty, Some(name)) => {
+                    ("dirty", format!("{name} (did not finish: `botdb resolve`)"))
+                }
                 _ => (
                     "unknown",
                     format!(
@@ -60,6 +70,11 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         }
         let (applied, pending) = (status.applied().count(), status.pending().count());
         writeln!(out, "{applied} applied, {pending} pending")?;
+    }
+    match status.problem() {
+        Some(botdb::Error::Changed(_)) if args.allow_changed => {}
+        Some(problem) => return Err(problem.into()),
+        None => {}
     }
     if args.check && status.pending().next().is_some() {
         return Ok(ExitCode::from(EXIT_CHECK_FAILED));

@@ -1,0 +1,50 @@
+//! `botdb resolve`: settle a dirty migration after fixing the schema by hand.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use botdb::adopt::Resolution;
+
+use super::{CliError, GlobalArgs};
+
+/// Settle a migration that failed part-way on MySQL/MariaDB (the database is "dirty").
+/// First make the schema match one side by hand, then say which: --applied records the
+/// migration as applied, --reverted as not applied. Like golang-migrate's `force`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The dirty migration's version.
+    #[arg(value_name = "VERSION")]
+    pub target: String,
+
+    /// The schema has everything the migration does.
+    #[arg(
+        long,
+        conflicts_with = "reverted",
+        required_unless_present = "reverted"
+    )]
+    pub applied: bool,
+
+    /// The schema has none of it.
+    #[arg(long)]
+    pub reverted: bool,
+}
+
+pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
+    let db = global.connect().await?;
+    let resolution = if args.applied {
+        Resolution::Applied
+    } else {
+        Resolution::Reverted
+    };
+    let id = db.resolve(&args.target, resolution).await?;
+    let what = if args.applied {
+        "applied"
+    } else {
+        "not applied"
+    };
+    writeln!(
+        std::io::stdout().lock(),
+        "resolved {id}: recorded as {what}; the database is no longer dirty"
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,219 @@
+//! Splitting a migration file into its statements, each with the line it starts on, to
+//! say which statement of a failed migration failed.
+//!
+//! Migrations run as whole files (diesel's batch execution); this split is only used to
+//! diagnose a failure, so a file it cannot split exactly still runs exactly as written.
+//! It understands quotes (`'…'`, `"…"`, `` `…` ``), comments (`--`, `/* */`), PostgreSQL
+//! dollar quoting (`$$…$$`, `$tag$…$tag$`) and SQLite trigger bodies (`BEGIN … END;`).
+
+/// One statement of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement<'a> {
+    /// The statement's text, without its terminating `;`.
+    pub text: &'a str,
+    /// The 1-based line of the file the statement starts on.
+    pub line: usize,
+}
+
+/// The statements of `sql`, in order. Comments-only stretches are not statements.
+pub fn split(sql: &str) -> Vec<Statement<'_>> {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    // Depth of BEGIN … END inside a CREATE TRIGGER, where `;` does not end the statement.
+    let mut block_depth = 0usize;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' | b'"' | b'`' => i = skip_quoted(bytes, i),
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                i = find(bytes, i, b"\n").map_or(bytes.len(), |e| e + 1)
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i = find(bytes, i + 2, b"*/").map_or(bytes.len(), |e| e + 2)
+            }
+            b'$' => i = skip_dollar_quoted(sql, i),
+            b';' if block_depth == 0 => {
+                push(sql, start, i, &mut out);
+                i += 1;
+                start = i;
+            }
+            c if c.is_ascii_alphabetic() => {
+                let end = i + bytes[i..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                    .count();
+                let word = &sql[i..end];
+                if word.eq_ignore_ascii_case("begin") && is_trigger(&sql[start..i]) {
+                    block_depth += 1;
+                } else if word.eq_ignore_ascii_case("end") && block_depth > 0 {
+                    block_depth -= 1;
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    push(sql, start, bytes.len(), &mut out);
+    out
+}
+
+fn is_trigger(head: &str) -> bool {
+    let code = strip_comments(head).to_ascii_lowercase();
+    let words: Vec<&str> = code.split_whitespace().collect();
+    words.first() == Some(&"create") && words.iter().take(4).any(|w| *w == "trigger")
+}
+
+fn strip_comments(s: &str) -> String {
+    s.lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn push<'a>(sql: &'a str, start: usize, end: usize, out: &mut Vec<Statement<'a>>) {
+    let chunk = &sql[start..end];
+    // The statement starts at its first character that is not blank or comment.
+    let mut offset = 0;
+    let rest = chunk.as_bytes();
+    while offset < rest.len() {
+        if rest[offset].is_ascii_whitespace() {
+            offset += 1;
+        } else if rest[offset..].starts_with(b"--") {
+            offset = find(rest, offset, b"\n").map_or(rest.len(), |e| e + 1);
+        } else if rest[offset..].starts_with(b"/*") {
+            offset = find(rest, offset + 2, b"*/").map_or(rest.len(), |e| e + 2);
+        } else {
+            break;
+        }
+    }
+    let text = chunk[offset..].trim_end();
+    if !text.is_empty() {
+        let line = sql[..start + offset].matches('\n').count() + 1;
+        out.push(Statement { text, line });
+    }
+}
+
+fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    bytes
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+/// Index just past a quoted string starting at `i`; a doubled quote or a backslash
+/// escapes the quote (the backslash only matters on MySQL, and is harmless elsewhere
+/// because botdb's own files never end a string with a backslash).
+fn skip_quoted(bytes: &[u8], i: usize) -> usize {
+    let quote = bytes[i];
+    let mut j = i + 1;
+    while j < bytes.len() {
+        if bytes[j] == b'\\' && quote == b'\'' {
+            j += 2;
+        } else if bytes[j] == quote {
+            if bytes.get(j + 1) == Some(&quote) {
+                j += 2;
+            } else {
+                return j + 1;
+            }
+        } else {
+            j += 1;
+        }
+    }
+    bytes.len()
+}
+
+/// Index just past a PostgreSQL dollar-quoted body starting at `i`, or `i + 1` if the `$`
+/// does not open one (e.g. a `$1` parameter).
+fn skip_dollar_quoted(sql: &str, i: usize) -> usize {
+    let bytes = sql.as_bytes();
+    let tag_len = bytes[i + 1..]
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+        .count();
+    if bytes.get(i + 1 + tag_len) != Some(&b'$') || bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+    {
+        return i + 1;
+    }
+    let tag = &sql[i..i + tag_len + 2];
+    match sql[i + tag.len()..].find(tag) {
+        Some(p) => i + tag.len() + p + tag.len(),
+        None => bytes.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(sql: &str) -> Vec<(usize, &str)> {
+        split(sql).into_iter().map(|s| (s.line, s.text)).collect()
+    }
+
+    #[test]
+    fn plain_statements_with_lines() {
+        let sql = "-- header\nCREATE TABLE a (x INT);\n\nINSERT INTO a VALUES (1);\nSELEKT 1;\n-- trailing\n";
+        assert_eq!(
+            texts(sql),
+            [
+                (2, "CREATE TABLE a (x INT)"),
+                (4, "INSERT INTO a VALUES (1)"),
+                (5, "SELEKT 1")
+            ]
+        );
+    }
+
+    #[test]
+    fn semicolons_in_quotes_and_comments() {
+        let sql =
+            "INSERT INTO t VALUES ('a;b', 'it''s;'); /* ; */ SELECT \"x;y\"; -- ;\nSELECT `a;b`";
+        assert_eq!(texts(sql).len(), 3);
+        assert_eq!(texts(sql)[0].1, "INSERT INTO t VALUES ('a;b', 'it''s;')");
+    }
+
+    #[test]
+    fn postgres_function_bodies() {
+        let sql = "CREATE FUNCTION f() RETURNS trigger AS $$\nBEGIN\n  NEW.x := 1;\n  RETURN NEW;\nEND;\n$$ LANGUAGE plpgsql;\nCREATE TRIGGER t BEFORE UPDATE ON a FOR EACH ROW EXECUTE FUNCTION f();\nSELECT $1;";
+        let got = texts(sql);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[1].0, 7);
+        assert!(got[0].1.ends_with("LANGUAGE plpgsql"));
+    }
+
+    #[test]
+    fn sqlite_trigger_bodies() {
+        let sql = "CREATE TRIGGER trg AFTER UPDATE ON users\nFOR EACH ROW WHEN NEW.a IS OLD.a\nBEGIN\n    UPDATE users SET a = 1 WHERE id = NEW.id;\nEND;\nDROP TABLE x;";
+        let got = texts(sql);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[1], (6, "DROP TABLE x"));
+        // BEGIN on its own (a transaction) is a statement, not a block.
+        assert_eq!(texts("BEGIN; SELECT 1; COMMIT;").len(), 3);
+    }
+
+    #[test]
+    fn every_embedded_migration_splits_into_its_statements() {
+        for backend in [
+            crate::Backend::Sqlite,
+            crate::Backend::Postgres,
+            crate::Backend::Mysql,
+        ] {
+            for m in crate::script::embedded_sql(backend) {
+                for file in [Some(m.up), m.down].into_iter().flatten() {
+                    let statements = split(file);
+                    assert!(!statements.is_empty(), "{}", m.name);
+                    // Re-joined, the statements are the file's code: nothing lost or cut.
+                    for s in &statements {
+                        assert!(file.contains(s.text));
+                        assert!(
+                            !s.text.trim_start().starts_with("--"),
+                            "{}: {}",
+                            m.name,
+                            s.text
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
