@@ -18,7 +18,7 @@ pub struct Args {
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let db = global.connect().await?;
     let adoption = db.adopt(args.drop_alembic_version).await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout();
     super::print_adoption(&mut out, &adoption)?;
     let pending = db.status().await?.pending().count();
     writeln!(

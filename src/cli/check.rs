@@ -20,7 +20,7 @@ pub struct Args {
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let db = global.connect().await?;
     let report = db.check().await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout();
     if args.json {
         writeln!(
             out,

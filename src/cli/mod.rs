@@ -29,6 +29,8 @@ use tracing_subscriber::EnvFilter;
 pub const EXIT_CHECK_FAILED: u8 = 1;
 /// Exit code for every error.
 pub const EXIT_ERROR: u8 = 2;
+/// Exit code after Ctrl-C or SIGTERM.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Schema migrations for the Telegram shop bot's database (SQLite, PostgreSQL, MySQL/MariaDB).
 ///
@@ -151,22 +153,55 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         .build()
         .map_err(CliError::Output)?;
     runtime.block_on(async {
-        match cli.command {
-            Command::Migrate(args) => migrate::run(args, &cli.global).await,
-            Command::Revert(args) => revert::run(args, &cli.global).await,
-            Command::Redo(args) => redo::run(args, &cli.global).await,
-            Command::Status(args) => status::run(args, &cli.global).await,
-            Command::PrintSql(args) => print_sql::run(args, &cli.global).await,
-            Command::Stamp(args) => stamp::run(args, &cli.global).await,
-            Command::Adopt(args) => adopt::run(args, &cli.global).await,
-            Command::Check(args) => check::run(args, &cli.global).await,
-            Command::Verify(args) => verify::run(args, &cli.global).await,
-            Command::Setup(args) => setup::run(args, &cli.global).await,
-            Command::Reset(args) => reset::run(args, &cli.global).await,
-            Command::Seed(args) => seed::run(args, &cli.global).await,
-            Command::Resolve(args) => resolve::run(args, &cli.global).await,
+        // The command runs as a task, so a signal is noticed even while a migration
+        // blocks its worker thread.
+        let command = tokio::spawn(dispatch(cli));
+        tokio::select! {
+            finished = command => finished.map_err(|e| CliError::Output(io::Error::other(e)))?,
+            signal = interrupted() => {
+                // Exiting closes the connections: PostgreSQL and SQLite roll the open
+                // transaction back, and every backend releases the migration lock.
+                let _ = writeln!(
+                    io::stderr(),
+                    "error: interrupted by {signal}: the open transaction is rolled back by the database and the migration lock released (on MySQL/MariaDB a migration already running is left dirty: see `botdb status`)"
+                );
+                Ok(ExitCode::from(EXIT_INTERRUPTED))
+            }
         }
     })
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Migrate(args) => migrate::run(args, &cli.global).await,
+        Command::Revert(args) => revert::run(args, &cli.global).await,
+        Command::Redo(args) => redo::run(args, &cli.global).await,
+        Command::Status(args) => status::run(args, &cli.global).await,
+        Command::PrintSql(args) => print_sql::run(args, &cli.global).await,
+        Command::Stamp(args) => stamp::run(args, &cli.global).await,
+        Command::Adopt(args) => adopt::run(args, &cli.global).await,
+        Command::Check(args) => check::run(args, &cli.global).await,
+        Command::Verify(args) => verify::run(args, &cli.global).await,
+        Command::Setup(args) => setup::run(args, &cli.global).await,
+        Command::Reset(args) => reset::run(args, &cli.global).await,
+        Command::Seed(args) => seed::run(args, &cli.global).await,
+        Command::Resolve(args) => resolve::run(args, &cli.global).await,
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM, and names it.
+async fn interrupted() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "Ctrl-C";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = term.recv() => "SIGTERM",
+    }
 }
 
 impl GlobalArgs {

@@ -43,7 +43,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         "not applied"
     };
     writeln!(
-        std::io::stdout().lock(),
+        std::io::stdout(),
         "resolved {id}: recorded as {what}; the database is no longer dirty"
     )?;
     Ok(ExitCode::SUCCESS)

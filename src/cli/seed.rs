@@ -24,7 +24,7 @@ pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError>
     }
     let s = db.seed().await?;
     writeln!(
-        std::io::stdout().lock(),
+        std::io::stdout(),
         "seed: inserted {} categories, {} products, {} users, {} purchases into {}",
         s.categories,
         s.products,

@@ -28,7 +28,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
     let url = global.url()?;
     let status = botdb::read_status(&url, &global.pool_options(), &global.source()).await?;
 
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout();
     if args.json {
         let json = serde_json::json!({
             "database": url.redacted(),

@@ -15,7 +15,7 @@ pub struct Args {}
 pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let url = global.url()?;
     let report = botdb::drift::verify(&url, &global.source()).await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout();
     for failure in &report.failures {
         writeln!(out, "failed   {failure}")?;
     }
