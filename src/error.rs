@@ -159,6 +159,17 @@ pub enum Error {
         seconds: u64,
     },
 
+    /// A run failed and botdb put the SQLite backup taken before it back in place.
+    #[error(
+        "{error}; botdb restored the database from the backup taken before the run ({backup})"
+    )]
+    Restored {
+        /// What failed.
+        error: Box<Error>,
+        /// The backup now in place.
+        backup: String,
+    },
+
     /// A destructive command was not confirmed.
     #[error("{0}")]
     Refused(String),

@@ -38,10 +38,12 @@
 pub mod admin;
 pub mod adopt;
 pub mod alembic;
+pub mod backup;
 pub mod config;
 pub mod db;
 pub mod drift;
 pub mod error;
+pub mod guard;
 pub mod introspect;
 pub mod lock;
 pub mod migrate;
@@ -72,6 +74,7 @@ pub struct Database {
     source: Source,
     lock_timeout: std::time::Duration,
     run_options: RunOptions,
+    holds_lock: bool,
 }
 
 /// How long migrate, revert and redo wait for another process's migration lock by default.
@@ -102,6 +105,7 @@ impl Database {
             source: Source::Embedded,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             run_options: RunOptions::default(),
+            holds_lock: false,
         })
     }
 
@@ -118,12 +122,22 @@ impl Database {
         self
     }
 
+    /// For a caller that took the migration lock itself with [`Database::lock`] (to do
+    /// more under it, e.g. a backup): this handle's operations then do not take it again.
+    pub fn assume_locked(mut self) -> Self {
+        self.holds_lock = true;
+        self
+    }
+
     /// Runs `work` holding the migration lock, so no other botdb migrates this database
     /// meanwhile. `work` starts only once the lock is held, so what it reads is current.
     pub(crate) async fn locked<T>(
         &self,
         work: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
+        if self.holds_lock {
+            return work.await;
+        }
         let lock = self.lock(self.lock_timeout).await?;
         let result = work.await;
         let released = lock.release().await;

@@ -315,7 +315,11 @@ async fn a_failed_run_leaves_the_database_as_it_was(t: TestDb) -> TestResult {
     assert_eq!(after, before, "the database must be exactly as it was");
 
     // Diesel's behaviour on request: the good migrations stay, the broken one does not.
-    let (code, stdout, _) = run_botdb(&t.url, &dir, &["migrate", "--transaction-per-migration"]);
+    let (code, stdout, _) = run_botdb(
+        &t.url,
+        &dir,
+        &["migrate", "--transaction-per-migration", "--no-backup"],
+    );
     assert_eq!(code, Some(2));
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("applied ")).count(),
@@ -393,5 +397,138 @@ async fn edited_migrations_are_refused(t: TestDb) -> TestResult {
         Some(2),
         "the recorded checksums are checked from then on"
     );
+    Ok(())
+}
+
+per_backend!(destructive_reverts_are_guarded);
+
+/// A revert that drops data says what and how much, and does nothing without --yes when
+/// nobody can be asked.
+async fn destructive_reverts_are_guarded(t: TestDb) -> TestResult {
+    let db = t.connect().await;
+    db.migrate().await?;
+    db.seed().await?;
+    let before = (
+        db.introspect().await?,
+        recorded_versions(&db).await?,
+        crate::support::row_counts(&db).await?,
+    );
+    let revert = |args: &[&str]| {
+        let out = botdb()
+            .args(["--database-url", &t.url, "revert"])
+            .args(args)
+            .write_stdin("")
+            .output()
+            .expect("run botdb");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = revert(&["--to", "2024-12-20-105908"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    for loss in [
+        "column products.hidden_content (4 values)",
+        "column purchases.payment_id (3 values)",
+        "column purchases.payment_type (3 values)",
+        "nothing was changed",
+    ] {
+        assert!(stderr.contains(loss), "{loss} in {stderr}");
+    }
+    let (code, stderr) = revert(&["--all"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("table purchases (3 rows)") && stderr.contains("table users (2 rows)"),
+        "{stderr}"
+    );
+    let after = (
+        db.introspect().await?,
+        recorded_versions(&db).await?,
+        crate::support::row_counts(&db).await?,
+    );
+    assert_eq!(after, before, "a refused revert changes nothing");
+
+    // Reverting what holds no data needs no confirmation; with --yes the rest goes too.
+    let (code, stderr) = revert(&[]);
+    assert_eq!(code, Some(0), "the last step drops no data: {stderr}");
+    let (code, stderr) = revert(&["--all", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("reverting deletes data: "), "{stderr}");
+    assert!(crate::support::bot_tables(&db.introspect().await?).is_empty());
+    Ok(())
+}
+
+/// SQLite: each migrate that changes the schema is preceded by a backup next to the file;
+/// only the newest few are kept; a run that fails after committing part of its work is
+/// undone by putting the backup back, byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_backups_are_kept_and_restored() -> TestResult {
+    let t = TestDb::create(Backend::Sqlite).await.ok_or("sqlite")?;
+    let path = t.sqlite_path().ok_or("path")?;
+    let dir = copy_migrations(&t)?;
+    for (i, version) in [
+        "2024-12-20-105908",
+        "2024-12-20-144707",
+        "2024-12-20-215903",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (code, _, stderr) = run_botdb(
+            &t.url,
+            &dir,
+            &["migrate", "--to", version, "--keep-backups", "2"],
+        );
+        assert_eq!(code, Some(0), "{stderr}");
+        let backups = botdb::backup::backups(&path)?;
+        assert_eq!(backups.len(), (i + 1).min(2), "{backups:?}");
+    }
+    let (code, stdout, _) = run_botdb(&t.url, &dir, &["migrate", "--to", "2024-12-20-215903"]);
+    assert!(code == Some(0) && stdout.starts_with("nothing to migrate"));
+    assert_eq!(
+        botdb::backup::backups(&path)?.len(),
+        2,
+        "no backup when nothing changes"
+    );
+
+    let broken = dir.join("2030-01-01-000000_broken");
+    std::fs::create_dir_all(&broken)?;
+    std::fs::write(
+        broken.join("up.sql"),
+        "CREATE TABLE half (id INTEGER);\nSELEKT nonsense;\n",
+    )?;
+    std::fs::write(broken.join("down.sql"), "DROP TABLE half;\n")?;
+    let before = std::fs::read(&path)?;
+    let (code, _, stderr) = run_botdb(&t.url, &dir, &["migrate", "--transaction-per-migration"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("botdb restored the database from the backup taken before the run"),
+        "{stderr}"
+    );
+    let newest = botdb::backup::backups(&path)?.pop().ok_or("a backup")?;
+    assert_eq!(
+        std::fs::read(&path)?,
+        std::fs::read(&newest)?,
+        "restored byte for byte"
+    );
+    let db = t.connect().await;
+    assert_eq!(
+        recorded_versions(&db).await?,
+        crate::support::VERSIONS[..3],
+        "back where it was"
+    );
+    assert!(!before.is_empty());
+
+    // --no-backup: no new file, and nothing to restore.
+    let count = botdb::backup::backups(&path)?.len();
+    let (code, _, stderr) = run_botdb(
+        &t.url,
+        &dir,
+        &["migrate", "--transaction-per-migration", "--no-backup"],
+    );
+    assert_eq!(code, Some(2));
+    assert!(!stderr.contains("restored"), "{stderr}");
+    assert_eq!(botdb::backup::backups(&path)?.len(), count);
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use botdb::{Event, RunOptions};
 
-use super::{print_adoption, CliError, GlobalArgs, Progress};
+use super::{print_adoption, settle, BackupArgs, CliError, GlobalArgs, Progress};
 
 /// Apply pending migrations. A database the Python bot's Alembic managed is adopted
 /// first (see `botdb adopt`).
@@ -22,16 +22,27 @@ pub struct Args {
     /// Run even though an applied migration's up.sql was edited since it ran.
     #[arg(long)]
     pub allow_changed: bool,
+
+    #[command(flatten)]
+    pub backups: BackupArgs,
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let db = global.connect().await?.with_run_options(RunOptions {
+    let (db, lock) = global.connect_locked().await?;
+    let db = db.with_run_options(RunOptions {
         per_migration: args.transaction_per_migration,
         allow_changed: args.allow_changed,
     });
+    let to = args.to.as_deref().map(botdb::migrate::normalize_version);
+    let changes = db
+        .status()
+        .await?
+        .pending()
+        .any(|e| to.as_ref().is_none_or(|t| e.version <= *t));
+    let backup = args.backups.take(&db, changes).await?;
     let mut progress = Progress::start();
     let mut adoption_error = None;
-    let report = db
+    let result = db
         .migrate_with(args.to.as_deref(), &mut |event| match event {
             Event::Adopted(adoption) => {
                 if let Err(e) = print_adoption(&mut std::io::stdout(), adoption) {
@@ -40,7 +51,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
             }
             Event::Step(step) => progress.step(step),
         })
-        .await?;
+        .await;
+    let (db, report) = settle(db, lock, backup, result).await?;
     if let Some(e) = adoption_error {
         return Err(e);
     }

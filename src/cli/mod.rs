@@ -233,6 +233,14 @@ impl GlobalArgs {
             .map_or(Source::Embedded, Source::Dir)
     }
 
+    /// Connects for a command that changes the schema, and takes the migration lock: the
+    /// command's backup, run and any restore all happen under it.
+    async fn connect_locked(&self) -> Result<(Database, botdb::lock::MigrationLock), CliError> {
+        let db = self.connect().await?;
+        let lock = db.lock(Duration::from_secs(self.lock_timeout)).await?;
+        Ok((db.assume_locked(), lock))
+    }
+
     /// Connects for a command that may write.
     async fn connect(&self) -> Result<Database, CliError> {
         let db = Database::connect_with(self.url()?, &self.pool_options()).await?;
@@ -403,4 +411,140 @@ fn position(db: &Database, current: Option<&str>) -> Result<String, CliError> {
             format!("{} is at {name}", db.url())
         }
     })
+}
+
+/// SQLite backups around a command that changes the schema.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackupArgs {
+    /// SQLite: do not back the database file up first (so a failed run is not restored).
+    #[arg(long)]
+    pub no_backup: bool,
+
+    /// SQLite: how many backups to keep next to the database file.
+    #[arg(long, value_name = "N", default_value_t = botdb::backup::DEFAULT_KEEP)]
+    pub keep_backups: usize,
+}
+
+impl BackupArgs {
+    /// Backs a SQLite database up when the command is about to change it, and notes the
+    /// file's digest so a failed run is undone only if it changed the file.
+    async fn take(&self, db: &Database, changes: bool) -> Result<Option<Backup>, CliError> {
+        if self.no_backup || !changes {
+            return Ok(None);
+        }
+        let (Some(path), Some(db_path)) =
+            (db.backup(self.keep_backups).await?, db.url().sqlite_path())
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Backup {
+            path,
+            digest: botdb::backup::digest(db_path)?,
+        }))
+    }
+}
+
+/// A backup taken before a run, and the database file's digest at that moment.
+pub struct Backup {
+    path: std::path::PathBuf,
+    digest: Vec<u8>,
+}
+
+/// After a command ran with a backup: on failure, closes the database and puts the
+/// backup back, saying so in the error. Then releases the migration lock.
+async fn settle<T>(
+    db: Database,
+    lock: botdb::lock::MigrationLock,
+    backup: Option<Backup>,
+    result: botdb::Result<T>,
+) -> Result<(Database, T), CliError> {
+    let settled = restore_on_failure(db, backup, result);
+    let released = lock.release().await;
+    let value = settled?;
+    released?;
+    Ok(value)
+}
+
+fn restore_on_failure<T>(
+    db: Database,
+    backup: Option<Backup>,
+    result: botdb::Result<T>,
+) -> Result<(Database, T), CliError> {
+    let error = match result {
+        Ok(value) => return Ok((db, value)),
+        Err(error) => error,
+    };
+    let (Some(backup), Some(path)) = (
+        backup,
+        db.url().sqlite_path().map(std::path::Path::to_path_buf),
+    ) else {
+        return Err(error.into());
+    };
+    // A rolled-back transaction leaves the file as it was: nothing to undo then.
+    if botdb::backup::digest(&path)? == backup.digest {
+        return Err(error.into());
+    }
+    drop(db);
+    botdb::backup::restore(&backup.path, &path)?;
+    Err(botdb::Error::Restored {
+        error: Box::new(error),
+        backup: backup.path.display().to_string(),
+    }
+    .into())
+}
+
+/// Before a revert: says what data it would delete and asks for confirmation on a
+/// terminal; elsewhere it refuses unless `yes`.
+async fn confirm_losses(
+    db: &Database,
+    target: &botdb::RevertTarget,
+    yes: bool,
+) -> Result<(), CliError> {
+    use botdb::Error;
+    let losses = match db.revert_losses(target).await {
+        Ok(losses) => losses,
+        Err(
+            e @ (Error::ZeroSteps
+            | Error::TooManySteps { .. }
+            | Error::NotApplied(_)
+            | Error::UnknownVersion(_)
+            | Error::UnknownApplied(_)
+            | Error::Dirty { .. }),
+        ) => return Err(e.into()),
+        Err(e) if yes => {
+            tracing::warn!("cannot tell what the revert deletes ({e}); going on because of --yes");
+            return Ok(());
+        }
+        Err(e) => {
+            let message = format!(
+                "cannot tell what reverting would delete ({e}); pass --yes to revert anyway"
+            );
+            return Err(Error::Refused(message).into());
+        }
+    };
+    if losses.is_empty() {
+        return Ok(());
+    }
+    let summary = losses
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if yes {
+        let _ = writeln!(io::stderr(), "reverting deletes data: {summary}");
+        return Ok(());
+    }
+    if io::stdin().is_terminal() && io::stderr().is_terminal() {
+        let _ = writeln!(io::stderr(), "reverting deletes data: {summary}");
+        let _ = write!(io::stderr(), "Revert and delete this data? [y/N] ");
+        let mut answer = String::new();
+        io::stdin().read_line(&mut answer)?;
+        if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+            return Ok(());
+        }
+        return Err(Error::Refused("revert cancelled; nothing was changed".into()).into());
+    }
+    let message =
+        format!("refusing to revert without --yes: it would delete {summary}; nothing was changed");
+    Err(Error::Refused(message).into())
 }

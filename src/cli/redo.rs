@@ -2,19 +2,33 @@
 
 use std::process::ExitCode;
 
-use super::{CliError, GlobalArgs, Progress};
+use botdb::RevertTarget;
+
+use super::{confirm_losses, settle, BackupArgs, CliError, GlobalArgs, Progress};
 
 /// Revert the newest migrations and apply them again, to check a migration's down.sql.
+/// Data in what the revert drops is lost, so it asks first, as revert does.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// How many migrations to redo.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub steps: usize,
+
+    /// Delete the data the revert drops without asking (needed when not on a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    #[command(flatten)]
+    pub backups: BackupArgs,
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let db = global.connect().await?;
+    let (db, lock) = global.connect_locked().await?;
+    confirm_losses(&db, &RevertTarget::Steps(args.steps), args.yes).await?;
+    let changes = db.status().await?.applied().next().is_some();
+    let backup = args.backups.take(&db, changes).await?;
     let mut progress = Progress::start();
-    let report = db.redo(args.steps, &mut |step| progress.step(step)).await?;
+    let result = db.redo(args.steps, &mut |step| progress.step(step)).await;
+    let (db, report) = settle(db, lock, backup, result).await?;
     progress.finish(&db, &report, "redo", report.applied.len())
 }

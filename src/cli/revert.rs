@@ -4,23 +4,30 @@ use std::process::ExitCode;
 
 use botdb::RevertTarget;
 
-use super::{CliError, GlobalArgs, Progress};
+use super::{confirm_losses, settle, BackupArgs, CliError, GlobalArgs, Progress};
 
-/// Revert applied migrations, newest first: one by default.
+/// Revert applied migrations, newest first: one by default. A revert that would delete
+/// data (a dropped table or column that holds some) says what, and asks first.
 #[derive(Debug, clap::Args)]
-#[group(multiple = false)]
 pub struct Args {
     /// Revert this many migrations.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with_all = ["to", "all"])]
     pub steps: Option<usize>,
 
     /// Revert everything applied after VERSION; VERSION itself stays applied.
-    #[arg(long, value_name = "VERSION")]
+    #[arg(long, value_name = "VERSION", conflicts_with = "all")]
     pub to: Option<String>,
 
     /// Revert every applied migration (drops the bot's tables and their data).
     #[arg(long)]
     pub all: bool,
+
+    /// Delete the data the revert drops without asking (needed when not on a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    #[command(flatten)]
+    pub backups: BackupArgs,
 }
 
 impl Args {
@@ -35,10 +42,13 @@ impl Args {
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let db = global.connect().await?;
+    let (db, lock) = global.connect_locked().await?;
+    let target = args.target();
+    confirm_losses(&db, &target, args.yes).await?;
+    let changes = db.status().await?.applied().next().is_some();
+    let backup = args.backups.take(&db, changes).await?;
     let mut progress = Progress::start();
-    let report = db
-        .revert(&args.target(), &mut |step| progress.step(step))
-        .await?;
+    let result = db.revert(&target, &mut |step| progress.step(step)).await;
+    let (db, report) = settle(db, lock, backup, result).await?;
     progress.finish(&db, &report, "revert", report.reverted.len())
 }

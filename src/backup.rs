@@ -1,0 +1,103 @@
+//! SQLite backups around a migrate or revert: `VACUUM INTO` a timestamped file next to the
+//! database, keep the newest few, and put one back if a run fails.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::Backend;
+use crate::error::{Error, Result};
+use crate::sql::{literal, Literal};
+use crate::{with_connection, Database};
+
+/// Backups kept by default.
+pub const DEFAULT_KEEP: usize = 5;
+
+fn io_error(path: &Path, e: std::io::Error) -> Error {
+    Error::Output {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// `<file>.<UTC timestamp>.bak`, which sorts by age.
+fn backup_name(db: &Path) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
+    let name = db
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    db.with_file_name(format!("{name}.{stamp}.bak"))
+}
+
+/// The backups of `db`, oldest first.
+pub fn backups(db: &Path) -> Result<Vec<PathBuf>> {
+    let name = db
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let dir = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io_error(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy())
+                .is_some_and(|n| n.starts_with(&format!("{name}.")) && n.ends_with(".bak"))
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+impl Database {
+    /// Backs a SQLite database up next to its file and keeps the newest `keep` backups.
+    /// Returns the backup, or `None` on other backends.
+    pub async fn backup(&self, keep: usize) -> Result<Option<PathBuf>> {
+        let Some(path) = self.url().sqlite_path().map(Path::to_path_buf) else {
+            return Ok(None);
+        };
+        let target = backup_name(&path);
+        let sql = format!(
+            "VACUUM INTO {}",
+            literal(Backend::Sqlite, &Literal::Str(&target.to_string_lossy()))?
+        );
+        with_connection!(self.pool(), |conn| {
+            use diesel_async::SimpleAsyncConnection;
+            conn.batch_execute(&sql)
+                .await
+                .map_err(|e| Error::query("backing up the SQLite database", e))?;
+        });
+        let all = backups(&path)?;
+        for old in all.iter().take(all.len().saturating_sub(keep.max(1))) {
+            match std::fs::remove_file(old) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_error(old, e)),
+                _ => {}
+            }
+        }
+        tracing::info!(backup = %target.display(), "backed up the database");
+        Ok(Some(target))
+    }
+}
+
+/// The SHA-256 of a file's bytes, to tell whether a failed run changed the database.
+pub fn digest(path: &Path) -> Result<Vec<u8>> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    Ok(sha2::Sha256::digest(&bytes).to_vec())
+}
+
+/// Puts `backup` in place of the database file at `db`. Every connection to it must be
+/// closed first.
+pub fn restore(backup: &Path, db: &Path) -> Result<()> {
+    let staging = db.with_extension("restoring");
+    std::fs::copy(backup, &staging).map_err(|e| io_error(&staging, e))?;
+    for suffix in ["-journal", "-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{suffix}", db.display()));
+        if side.exists() {
+            std::fs::remove_file(&side).map_err(|e| io_error(&side, e))?;
+        }
+    }
+    std::fs::rename(&staging, db).map_err(|e| io_error(db, e))
+}
