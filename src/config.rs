@@ -418,4 +418,35 @@ mod tests {
             "mysql://root@h:3306/x"
         );
     }
+
+    proptest::proptest! {
+        // Fuzzing: any input is an answer or an error, never a panic, and an error never
+        // repeats a password.
+        #[test]
+        fn parse_never_panics(raw in "\\PC{0,80}") {
+            let _ = DatabaseUrl::parse(&raw).map(|u| (u.redacted(), u.host_port(), u.database_name()));
+        }
+
+        #[test]
+        fn schemes_and_shapes_never_panic(
+            scheme in "(postgres|postgresql\\+asyncpg|mysql|mariadb|sqlite|sqlite\\+aiosqlite|oracle)",
+            rest in "[a-z0-9:@/?#%.\\[\\]_-]{0,40}",
+        ) {
+            let _ = DatabaseUrl::parse(&format!("{scheme}://{rest}"));
+            let _ = DatabaseUrl::parse(&format!("{scheme}:{rest}"));
+        }
+
+        #[test]
+        // "Pw" appears nowhere else in the URL, so a match is always a leak.
+        fn a_password_never_shows(password in "Pw[A-Za-z0-9!$&*+,;=~_.-]{4,18}", port in 0u32..70000) {
+            for scheme in ["postgres", "mysql", "mariadb", "postgresql+asyncpg", "oracle"] {
+                let raw = format!("{scheme}://bot:{password}@db.example:{port}/shop");
+                let shown = match DatabaseUrl::parse(&raw) {
+                    Ok(url) => format!("{url} {url:?} {}", url.scrub(&format!("failed for {password}"))),
+                    Err(e) => e.to_string(),
+                };
+                proptest::prop_assert!(!shown.contains(&password), "{}", shown);
+            }
+        }
+    }
 }

@@ -132,6 +132,17 @@ mod tests {
     }
 
     proptest::proptest! {
+        // Fuzzing: any string (NUL included) renders or is refused, never a panic.
+        #[test]
+        fn never_panics(s in "\\PC*|.*\\x00.*", n in proptest::num::i64::ANY) {
+            for dialect in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+                let rendered = literal(dialect, &Literal::Str(&s));
+                proptest::prop_assert_eq!(rendered.is_err(), s.contains('\0'));
+                let _ = identifier(dialect, &s);
+                proptest::prop_assert_eq!(literal(dialect, &Literal::Int(n)).ok(), Some(n.to_string()));
+            }
+        }
+
         #[test]
         fn any_string_is_one_quoted_token(s in "[^\\x00]*") {
             for dialect in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
