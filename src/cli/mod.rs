@@ -152,7 +152,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         .enable_all()
         .build()
         .map_err(CliError::Output)?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         // The command runs as a task, so a signal is noticed even while a migration
         // blocks its worker thread.
         let command = tokio::spawn(dispatch(cli));
@@ -168,7 +168,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 Ok(ExitCode::from(EXIT_INTERRUPTED))
             }
         }
-    })
+    });
+    // After a signal a SQLite statement may still be running on a blocking thread;
+    // dropping the runtime would wait for it to finish.
+    runtime.shutdown_background();
+    result
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
