@@ -4,6 +4,7 @@ mod support;
 
 mod adoption;
 mod cli;
+mod crash;
 mod errors;
 mod literals;
 mod local;
