@@ -25,9 +25,14 @@ pub struct Loss {
 
 impl std::fmt::Display for Loss {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = if self.count == 1 { "" } else { "s" };
         match &self.column {
-            None => write!(f, "table {} ({} rows)", self.table, self.count),
-            Some(c) => write!(f, "column {}.{} ({} values)", self.table, c, self.count),
+            None => write!(f, "table {} ({} row{plural})", self.table, self.count),
+            Some(c) => write!(
+                f,
+                "column {}.{} ({} value{plural})",
+                self.table, c, self.count
+            ),
         }
     }
 }

@@ -459,6 +459,91 @@ async fn destructive_reverts_are_guarded(t: TestDb) -> TestResult {
     Ok(())
 }
 
+/// On a terminal the destructive revert asks; "n" (or anything but y/yes) cancels and
+/// changes nothing, "y" goes ahead. `script` gives botdb a real pseudo-terminal.
+#[test]
+fn destructive_revert_asks_on_a_terminal() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("shop.db");
+    let url = format!("sqlite://{}", path.display());
+    botdb()
+        .args(["--database-url", &url, "migrate"])
+        .assert()
+        .success();
+    botdb()
+        .args(["--database-url", &url, "seed"])
+        .assert()
+        .success();
+    let bin = assert_cmd::cargo::cargo_bin("botdb");
+    let on_terminal = |answer: &str| -> Result<(Option<i32>, String), std::io::Error> {
+        // `script` runs the command line through a shell, so every part is quoted.
+        let command = format!(
+            "'{}' --database-url '{}' revert --all --no-backup",
+            bin.display(),
+            url
+        );
+        let out = std::process::Command::new("script")
+            .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+            .env_remove("DATABASE_URL")
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .ok_or_else(|| std::io::Error::other("no stdin"))?
+                    .write_all(answer.as_bytes())?;
+                child.wait_with_output()
+            })?;
+        Ok((
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ))
+    };
+    let tables = || -> Result<String, std::io::Error> {
+        let out = std::process::Command::new("sqlite3")
+            .arg(&path)
+            .arg("SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name)")
+            .output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let before = (tables()?, std::fs::read(&path)?);
+
+    let (code, screen) = on_terminal("n\n")?;
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(screen.contains("reverting deletes data: "), "{screen}");
+    assert!(screen.contains("table purchases (3 rows)"), "{screen}");
+    assert!(
+        screen.contains("Revert and delete this data? [y/N]"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("revert cancelled; nothing was changed"),
+        "{screen}"
+    );
+    assert_eq!(
+        (tables()?, std::fs::read(&path)?),
+        before,
+        "nothing changed"
+    );
+
+    let (code, screen) = on_terminal("y\n")?;
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        screen.contains("reverted 2024-12-20-105908_initial_revision"),
+        "{screen}"
+    );
+    assert_eq!(
+        tables()?,
+        "__botdb_migrations __diesel_schema_migrations",
+        "only the bookkeeping is left"
+    );
+    Ok(())
+}
+
 /// SQLite: each migrate that changes the schema is preceded by a backup next to the file;
 /// only the newest few are kept; a run that fails after committing part of its work is
 /// undone by putting the backup back, byte for byte.
