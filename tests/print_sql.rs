@@ -253,12 +253,28 @@ fn snapshots_per_dialect() -> TestResult {
 #[test]
 fn transactions_are_split_as_migrate_splits_them() -> TestResult {
     let one = print_sql("unused.db", &["--offline", "--dialect", "postgres"])?;
-    assert_eq!(one.matches("\nBEGIN;\n").count(), 1, "one transaction for the run");
-    let each = print_sql("unused.db", &["--offline", "--dialect", "postgres", "--transaction-per-migration"])?;
+    assert_eq!(
+        one.matches("\nBEGIN;\n").count(),
+        1,
+        "one transaction for the run"
+    );
+    let each = print_sql(
+        "unused.db",
+        &[
+            "--offline",
+            "--dialect",
+            "postgres",
+            "--transaction-per-migration",
+        ],
+    )?;
     assert_eq!(each.matches("\nBEGIN;\n").count(), 6, "one per migration");
     assert_eq!(each.matches("\nCOMMIT;\n").count(), 6);
     let mysql = print_sql("unused.db", &["--offline", "--dialect", "mysql"])?;
-    assert_eq!(mysql.matches("'running');").count(), 6, "MySQL records each migration as running first");
+    assert_eq!(
+        mysql.matches("'running');").count(),
+        6,
+        "MySQL records each migration as running first"
+    );
     Ok(())
 }
 
