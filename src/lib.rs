@@ -326,15 +326,16 @@ impl Database {
         .await
     }
 
-    /// What the bookkeeping says: the applied versions with when they ran, and botdb's
-    /// tracking rows. `create` makes both tables first (for commands that write); without
-    /// it a missing table reads as empty and nothing is written.
+    /// The bookkeeping, creating its tables first if they do not exist.
     pub(crate) async fn bookkeeping_rows(
         &self,
     ) -> Result<(Vec<(String, chrono::NaiveDateTime)>, Vec<run::Tracked>)> {
         self.bookkeeping(true).await
     }
 
+    /// What the bookkeeping says: the applied versions with when they ran, and botdb's
+    /// tracking rows. `create` makes both tables first (for commands that write); without
+    /// it a missing table reads as empty and nothing is written.
     async fn bookkeeping(
         &self,
         create: bool,

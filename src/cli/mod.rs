@@ -25,7 +25,7 @@ use botdb::{Database, DatabaseUrl, PoolOptions, Report, Source, Step};
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
-/// Exit code when a check (`status --check`) fails.
+/// Exit code when a check (`status --check`, `check`, `verify`) fails.
 pub const EXIT_CHECK_FAILED: u8 = 1;
 /// Exit code for every error.
 pub const EXIT_ERROR: u8 = 2;
@@ -37,7 +37,8 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// The database URL comes from --database-url, else DATABASE_URL, else the bot's DB_URL
 /// (each may be set in a .env file), else the embedded default sqlite://data/botdb.sqlite3.
 ///
-/// Exit codes: 0 success, 1 a check failed (status --check), 2 an error.
+/// Exit codes: 0 success, 1 a check failed (status --check, check, verify), 2 an error,
+/// 130 interrupted by Ctrl-C or SIGTERM.
 #[derive(Debug, Parser)]
 #[command(
     name = "botdb",
