@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Backend;
 use crate::error::{Error, Result};
+use crate::introspect::Introspect;
 use crate::sql::{literal, Literal};
 use crate::{with_connection, Database};
 
@@ -53,11 +54,17 @@ pub fn backups(db: &Path) -> Result<Vec<PathBuf>> {
 
 impl Database {
     /// Backs a SQLite database up next to its file and keeps the newest `keep` backups.
-    /// Returns the backup, or `None` on other backends.
+    /// Returns the backup, or `None` on other backends and when the database holds
+    /// nothing but botdb's bookkeeping (a new database: nothing to lose).
     pub async fn backup(&self, keep: usize) -> Result<Option<PathBuf>> {
         let Some(path) = self.url().sqlite_path().map(Path::to_path_buf) else {
             return Ok(None);
         };
+        let tables = with_connection!(self.pool(), |conn| conn.tables().await?);
+        if crate::introspect::user_tables(tables).next().is_none() {
+            tracing::debug!("the database holds no tables yet: no backup needed");
+            return Ok(None);
+        }
         let target = backup_name(&path);
         let sql = format!(
             "VACUUM INTO {}",

@@ -114,7 +114,7 @@ fn sorted(names: Vec<Name>) -> Vec<String> {
 }
 
 /// The tables a [`Schema`] describes: all but diesel's and botdb's bookkeeping.
-fn user_tables(all: Vec<String>) -> impl Iterator<Item = String> {
+pub(crate) fn user_tables(all: Vec<String>) -> impl Iterator<Item = String> {
     all.into_iter()
         .filter(|n| n != BOOKKEEPING_TABLE && n != crate::run::BOTDB_TABLE)
 }

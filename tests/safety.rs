@@ -567,7 +567,8 @@ async fn sqlite_backups_are_kept_and_restored() -> TestResult {
         );
         assert_eq!(code, Some(0), "{stderr}");
         let backups = botdb::backup::backups(&path)?;
-        assert_eq!(backups.len(), (i + 1).min(2), "{backups:?}");
+        // The first run starts from an empty file: nothing to back up.
+        assert_eq!(backups.len(), i.min(2), "{backups:?}");
     }
     let (code, stdout, _) = run_botdb(&t.url, &dir, &["migrate", "--to", "2024-12-20-215903"]);
     assert!(code == Some(0) && stdout.starts_with("nothing to migrate"));
