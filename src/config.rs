@@ -62,8 +62,9 @@ pub struct DatabaseUrl {
     backend: Backend,
     /// What the driver receives: a file path for SQLite, a normalised URL otherwise.
     target: String,
-    /// The password, kept only so it can be scrubbed from driver messages.
-    password: Option<String>,
+    /// The password (decoded and as written) and any password query parameter, kept only
+    /// so they can be scrubbed from driver messages.
+    secrets: Vec<String>,
 }
 
 // A derived Debug would print the password.
@@ -119,7 +120,7 @@ impl DatabaseUrl {
         Self {
             backend: Backend::Sqlite,
             target: path.to_string(),
-            password: None,
+            secrets: Vec::new(),
         }
     }
 
@@ -138,13 +139,33 @@ impl DatabaseUrl {
                 "it names no database (add /DBNAME after the host)".into(),
             ));
         }
-        let password = parsed
-            .password()
-            .map(|p| percent_decode(p).unwrap_or_else(|| p.to_string()));
+        // `bot:123/x@db/shop` (a password with an unencoded `/`) parses as host `bot`, port
+        // 123 and a path holding the rest of the password: refuse it instead.
+        let after_slashes = rest.trim_start_matches('/');
+        let authority = after_slashes
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or(after_slashes);
+        if !authority.contains('@') && after_slashes.contains('@') {
+            return Err(invalid(
+                "it has an `@` after the host: percent-encode `/`, `?`, `#` and `@` in the user name and password (%2F, %3F, %23, %40)".into(),
+            ));
+        }
+        let mut secrets = Vec::new();
+        if let Some(p) = parsed.password().filter(|p| !p.is_empty()) {
+            secrets.extend(percent_decode(p));
+            secrets.push(p.to_string());
+        }
+        for (key, value) in parsed.query_pairs() {
+            if is_password_key(&key) && !value.is_empty() {
+                secrets.push(value.into_owned());
+            }
+        }
+        secrets.dedup();
         Ok(Self {
             backend,
             target: normalised,
-            password,
+            secrets,
         })
     }
 
@@ -190,7 +211,7 @@ impl DatabaseUrl {
                 Ok(Self {
                     backend: self.backend,
                     target: parsed.to_string(),
-                    password: self.password.clone(),
+                    secrets: self.secrets.clone(),
                 })
             }
         }
@@ -232,10 +253,9 @@ impl DatabaseUrl {
 
     /// Removes the password from a message a driver produced, in case it echoes the URL.
     pub fn scrub(&self, message: &str) -> String {
-        match &self.password {
-            Some(p) if !p.is_empty() => message.replace(p.as_str(), "***"),
-            _ => message.to_string(),
-        }
+        self.secrets.iter().fold(message.to_string(), |m, secret| {
+            m.replace(secret.as_str(), "***")
+        })
     }
 }
 
@@ -245,10 +265,19 @@ pub fn load_dotenv() -> Result<Option<PathBuf>, Error> {
     match dotenvy::dotenv() {
         Ok(path) => Ok(Some(path)),
         Err(e) if e.not_found() => Ok(None),
-        Err(e) => Err(Error::DotEnv {
-            message: e.to_string(),
-        }),
+        Err(e) => Err(dotenv_error(e)),
     }
+}
+
+fn dotenv_error(e: dotenvy::Error) -> Error {
+    let message = match e {
+        // The parser's own message quotes the line, which may hold a password.
+        dotenvy::Error::LineParse(_, at) => format!(
+            "a value cannot be parsed at its character {at} (quote values that hold spaces, `#` or `\\`)"
+        ),
+        e => e.to_string(),
+    };
+    Error::DotEnv { message }
 }
 
 /// Picks the URL: the explicit value, else `DATABASE_URL`, else `DB_URL`, else the default.
@@ -292,25 +321,50 @@ fn sqlite_path(rest: &str, sqlalchemy: bool) -> String {
     path.to_string()
 }
 
-/// Redacts the password of a URL that may not parse, by its `user:password@` shape.
+/// Redacts the passwords of a URL that may not parse.
+///
+/// A password may hold an unencoded `/`, `?`, `#` or `@` that ends the authority early, so
+/// everything from the user name's `:` to the *last* `@` is masked, wherever that `@` is.
+/// Query parameters named like a password (`password=`, `sslpassword=`) are masked too.
 fn redact_unparsed(raw: &str) -> String {
-    let Some((scheme, rest)) = raw.split_once("://") else {
+    let Some((scheme, rest)) = raw.split_once(':') else {
         return raw.to_string();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            let masked = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_string()
-            };
-            format!("{scheme}://{masked}@{host}{tail}")
-        }
-        None => raw.to_string(),
-    }
+    let slashes = &rest[..rest.len() - rest.trim_start_matches('/').len()];
+    let rest = &rest[slashes.len()..];
+    let rest = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            // No `:`, so no password; but a password's `/` may have cut the user short.
+            None if userinfo.contains(['/', '?', '#']) => format!("***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => rest.to_string(),
+    };
+    format!("{scheme}:{slashes}{}", mask_query_passwords(&rest))
+}
+
+/// `?user=bot&password=x` → `?user=bot&password=***`.
+fn mask_query_passwords(s: &str) -> String {
+    let Some((head, query)) = s.split_once('?') else {
+        return s.to_string();
+    };
+    let (query, fragment) = query
+        .split_once('#')
+        .map_or((query, None), |(q, f)| (q, Some(f)));
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if is_password_key(key) => format!("{key}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    let fragment = fragment.map(|f| format!("#{f}")).unwrap_or_default();
+    format!("{head}?{}{fragment}", pairs.join("&"))
+}
+
+fn is_password_key(key: &str) -> bool {
+    key.to_ascii_lowercase().ends_with("password")
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -407,6 +461,46 @@ mod tests {
     }
 
     #[test]
+    fn passwords_with_unencoded_separators_never_show() {
+        for raw in [
+            "postgres://bot:pa/ss@db/shop",
+            "mysql://bot:123/x@db/shop",
+            "postgres://bot:a?b#c@db/shop",
+            "postgres:/bot:hunter@db/shop",
+            "oracle://bot:pa/ss@db/shop",
+            "postgres://db/shop?user=bot&password=hunter&sslmode=disable",
+        ] {
+            let shown = match DatabaseUrl::parse(raw) {
+                Ok(url) => format!("{url} {url:?}"),
+                Err(e) => e.to_string(),
+            };
+            for secret in ["pa/ss", "123/x", "a?b#c", "hunter"] {
+                assert!(!shown.contains(secret), "{raw}: {shown}");
+            }
+        }
+        let url = DatabaseUrl::parse("postgres://db/shop?user=bot&password=hunter&sslmode=disable")
+            .expect("valid");
+        assert_eq!(
+            url.redacted(),
+            "postgres://db/shop?user=bot&password=***&sslmode=disable"
+        );
+        assert_eq!(url.scrub("password hunter"), "password ***");
+        let url = DatabaseUrl::parse("postgres://bot:s%2Fcret@db/shop").expect("valid");
+        assert_eq!(url.scrub("s%2Fcret s/cret"), "*** ***");
+    }
+
+    #[test]
+    fn a_bad_env_file_is_reported_without_its_values() {
+        let bad = "DATABASE_URL=postgres://bot:hunter two@db/shop\n";
+        let e = dotenvy::from_read_iter(bad.as_bytes())
+            .find_map(Result::err)
+            .expect("a parse error");
+        let shown = dotenv_error(e).to_string();
+        assert!(shown.contains("quote values"), "{shown}");
+        assert!(!shown.contains("hunter"), "{shown}");
+    }
+
+    #[test]
     fn redaction() {
         let url = DatabaseUrl::parse("postgres://bot:s%40cret@db/shop").expect("valid");
         assert_eq!(url.redacted(), "postgres://bot:***@db/shop");
@@ -438,7 +532,7 @@ mod tests {
 
         #[test]
         // "Pw" appears nowhere else in the URL, so a match is always a leak.
-        fn a_password_never_shows(password in "Pw[A-Za-z0-9!$&*+,;=~_.-]{4,18}", port in 0u32..70000) {
+        fn a_password_never_shows(password in "Pw[A-Za-z0-9!$&*+,;=~_./?#@:-]{4,18}", port in 0u32..70000) {
             for scheme in ["postgres", "mysql", "mariadb", "postgresql+asyncpg", "oracle"] {
                 let raw = format!("{scheme}://bot:{password}@db.example:{port}/shop");
                 let shown = match DatabaseUrl::parse(&raw) {
