@@ -59,6 +59,16 @@ fn timed_out(db: &Database, timeout: Duration) -> Error {
     }
 }
 
+/// MySQL's lock names are at most 64 characters; a database name may be that long itself.
+fn mysql_lock_name(database: &str) -> String {
+    let name = format!("botdb:{database}");
+    if name.chars().count() <= 64 {
+        name
+    } else {
+        format!("botdb:{}", &crate::script::sha256_hex(database)[..58])
+    }
+}
+
 impl Database {
     /// Takes the migration lock, waiting up to `timeout` for another holder to finish.
     pub async fn lock(&self, timeout: Duration) -> Result<MigrationLock> {
@@ -96,9 +106,10 @@ impl Database {
             }
             Pool::Mysql(pool) => {
                 let mut conn = pool.dedicated_connection().await.map_err(lock_error)?;
-                let name = format!("botdb:{}", self.url().database_name());
+                let name = mysql_lock_name(&self.url().database_name());
                 // GET_LOCK waits by itself; a zero-second try first tells whether to log.
                 let mut wait = 0;
+                let mut waited = false;
                 loop {
                     let row = diesel::sql_query("SELECT GET_LOCK(?, ?) AS got")
                         .bind::<Text, _>(&name)
@@ -109,11 +120,14 @@ impl Database {
                     if row.got == Some(1) {
                         break Held::Mysql(Box::new(conn));
                     }
-                    if wait > 0 {
+                    if waited || timeout.is_zero() {
                         return Err(timed_out(self, timeout));
                     }
                     announce("");
-                    wait = i32::try_from(timeout.as_secs()).unwrap_or(i32::MAX);
+                    // Whole seconds, rounded up, so a timeout under a second still waits.
+                    let secs = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+                    wait = i32::try_from(secs).unwrap_or(i32::MAX);
+                    waited = true;
                 }
             }
             Pool::Sqlite(_) => {
@@ -173,5 +187,17 @@ impl MigrationLock {
             Held::Sqlite(file) => file.unlock().map_err(lock_error)?,
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mysql_lock_names_fit_in_64_characters() {
+        assert_eq!(super::mysql_lock_name("shop"), "botdb:shop");
+        let long = "d".repeat(64);
+        let name = super::mysql_lock_name(&long);
+        assert_eq!(name.len(), 64);
+        assert_ne!(name, super::mysql_lock_name(&"e".repeat(64)));
     }
 }

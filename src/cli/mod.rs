@@ -81,8 +81,8 @@ pub struct GlobalArgs {
           value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub wait: Option<u64>,
 
-    /// Seconds migrate, revert, redo, stamp and adopt wait for another botdb's migration
-    /// lock on the same database before giving up.
+    /// Seconds migrate, revert, redo, stamp, adopt and resolve wait for another botdb's
+    /// migration lock on the same database before giving up (0: do not wait).
     #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
     pub lock_timeout: u64,
 
@@ -485,15 +485,26 @@ fn restore_on_failure<T>(
     ) else {
         return Err(error.into());
     };
-    // A rolled-back transaction leaves the file as it was: nothing to undo then.
-    if botdb::backup::digest(&path)? == backup.digest {
-        return Err(error.into());
-    }
-    drop(db);
-    botdb::backup::restore(&backup.path, &path)?;
-    Err(botdb::Error::Restored {
-        error: Box::new(error),
-        backup: backup.path.display().to_string(),
+    let shown = backup.path.display().to_string();
+    let restored = botdb::backup::digest(&path).and_then(|digest| {
+        // A rolled-back transaction leaves the file as it was: nothing to undo then.
+        if digest == backup.digest {
+            return Ok(false);
+        }
+        drop(db);
+        botdb::backup::restore(&backup.path, &path).map(|()| true)
+    });
+    Err(match restored {
+        Ok(false) => error,
+        Ok(true) => botdb::Error::Restored {
+            error: Box::new(error),
+            backup: shown,
+        },
+        Err(reason) => botdb::Error::RestoreFailed {
+            error: Box::new(error),
+            backup: shown,
+            reason: Box::new(reason),
+        },
     }
     .into())
 }
