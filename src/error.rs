@@ -141,8 +141,12 @@ pub enum Error {
     #[error("migration {0} has no down.sql, so it cannot be reverted; add one to its folder")]
     NoDownSql(String),
 
+    /// `adopt` found no Alembic database to take over.
+    #[error("nothing to adopt: {0}")]
+    NothingToAdopt(String),
+
     /// An Alembic database cannot be taken over.
-    #[error("cannot adopt the Alembic database (revision {revision}): {reason}; nothing was changed: fix the schema by hand, or `botdb stamp` the version it really is at")]
+    #[error("cannot adopt the Alembic database{}: {reason}; nothing was changed: fix the schema by hand, or `botdb stamp` the version it really is at", at_revision(.revision))]
     Adoption {
         /// The Alembic revision found.
         revision: String,
@@ -170,6 +174,23 @@ pub enum Error {
         backup: String,
     },
 
+    /// A run failed and its backup could not be put back.
+    #[error(
+        "{error}; restoring the backup taken before the run ({backup}) failed too: {reason}; the database file may be partly changed: copy the backup over it by hand"
+    )]
+    RestoreFailed {
+        /// What failed first.
+        error: Box<Error>,
+        /// The backup.
+        backup: String,
+        /// Why it could not be restored.
+        reason: Box<Error>,
+    },
+
+    /// Migrations were run on a runtime where they cannot block.
+    #[error("botdb runs migrations on a blocking section of a multi-threaded tokio runtime; this one is {0}: use #[tokio::main] or flavor = \"multi_thread\"")]
+    Runtime(&'static str),
+
     /// A destructive command was not confirmed.
     #[error("{0}")]
     Refused(String),
@@ -196,6 +217,14 @@ impl Error {
 /// Database messages can span lines (PostgreSQL adds DETAIL/HINT); errors are one line.
 pub(crate) fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn at_revision(revision: &str) -> String {
+    if revision.is_empty() {
+        String::new()
+    } else {
+        format!(" (revision {revision})")
+    }
 }
 
 /// The library's result type.

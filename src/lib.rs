@@ -215,19 +215,13 @@ impl Database {
         let (applied, tracked) = self.bookkeeping(true).await?;
         let applied: Vec<String> = applied.into_iter().map(|(v, _)| v).collect();
         run::preflight(&tracked, &texts, &applied, options)?;
-        let plan = migrate::plan_up(&self.known_migrations()?, &applied, to)?;
-        // Applied before botdb kept checksums (or by diesel_cli): record theirs now.
-        let unrecorded: Vec<&script::MigrationText> = texts
-            .iter()
-            .filter(|t| {
-                applied.contains(&t.id.version)
-                    && !tracked.iter().any(|r| r.version == t.id.version)
-            })
-            .collect();
+        let known = self.known_migrations()?;
+        let plan = migrate::plan_up(&known, &applied, to)?;
+        let unrecorded = unrecorded(&texts, &applied, &tracked);
         let steps = with_connection!(&self.pool, |conn| {
-            let migrations = self.source.migrations(backend)?;
+            let migrations = self.source.migrations_as_planned(backend, &known)?;
             let mut conn = AsyncConnectionWrapper::<_>::from(conn);
-            tokio::task::block_in_place(|| {
+            blocking(|| {
                 run::apply(
                     &mut conn,
                     backend,
@@ -292,13 +286,14 @@ impl Database {
             ..self.run_options
         };
         run::preflight(&tracked, &[], &applied, options)?;
-        let plan = migrate::plan_down(&self.known_migrations()?, &applied, target)?;
+        let known = self.known_migrations()?;
+        let plan = migrate::plan_down(&known, &applied, target)?;
+        let texts = script::migration_texts(&self.source, backend)?;
+        let unrecorded = unrecorded(&texts, &applied, &tracked);
         let steps = with_connection!(&self.pool, |conn| {
-            let migrations = self.source.migrations(backend)?;
+            let migrations = self.source.migrations_as_planned(backend, &known)?;
             let mut conn = AsyncConnectionWrapper::<_>::from(conn);
-            tokio::task::block_in_place(|| {
-                run::revert(&mut conn, backend, &migrations, &plan, on_step)
-            })?
+            blocking(|| run::revert(&mut conn, backend, &migrations, &plan, &unrecorded, on_step))?
         });
         Ok((applied, steps))
     }
@@ -460,6 +455,34 @@ pub fn known_migrations(source: &Source, backend: Backend) -> Result<Vec<Migrati
     // The backend type only decides which connection the migrations could run on; any will do.
     let migrations = source.migrations::<diesel::sqlite::Sqlite>(backend)?;
     Ok(migrate::ids(&migrations))
+}
+
+/// Runs diesel's synchronous migration harness on this worker thread, which
+/// `block_in_place` allows only on a multi-threaded runtime: anywhere else, an error
+/// instead of tokio's panic.
+fn blocking<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        Ok(RuntimeFlavor::CurrentThread) => Err(Error::Runtime("current-thread")),
+        Ok(_) => Err(Error::Runtime("of an unsupported flavor")),
+        Err(_) => Err(Error::Runtime("missing (not inside tokio)")),
+    }
+}
+
+/// Applied migrations with no checksum recorded (applied before botdb kept them, or by
+/// diesel_cli, or stamped by an older botdb).
+fn unrecorded<'a>(
+    texts: &'a [script::MigrationText],
+    applied: &[String],
+    tracked: &[run::Tracked],
+) -> Vec<&'a script::MigrationText> {
+    texts
+        .iter()
+        .filter(|t| {
+            applied.contains(&t.id.version) && !tracked.iter().any(|r| r.version == t.id.version)
+        })
+        .collect()
 }
 
 fn applied_sorted(

@@ -91,6 +91,24 @@ impl Source {
         migrations.sort_by(|a, b| a.name().version().cmp(&b.name().version()));
         Ok(migrations)
     }
+
+    /// Loads the migrations again to run them, and makes sure they are still the ones
+    /// `planned` was computed from (a folder may change under a running botdb).
+    pub(crate) fn migrations_as_planned<DB: DieselBackend>(
+        &self,
+        backend: Backend,
+        planned: &[MigrationId],
+    ) -> Result<Vec<Box<dyn Migration<DB>>>> {
+        let migrations = self.migrations(backend)?;
+        if ids(&migrations) != planned {
+            let path = self.dir_for(backend).unwrap_or_default();
+            return Err(Error::MigrationsDir {
+                path,
+                message: "it changed while botdb was reading it; nothing was run, try again".into(),
+            });
+        }
+        Ok(migrations)
+    }
 }
 
 fn load_dir<DB: DieselBackend>(dir: &Path) -> Result<Vec<Box<dyn Migration<DB>>>> {

@@ -177,11 +177,7 @@ where
     DB: DieselBackend,
     C: Connection<Backend = DB> + MigrationHarness<DB>,
 {
-    for t in unrecorded {
-        let sql = track(backend, &t.id.version, &sha256_hex(&t.up), "applied")?;
-        conn.batch_execute(&sql)
-            .map_err(|e| Error::query("recording checksums", e))?;
-    }
+    record_checksums(conn, backend, unrecorded)?;
     let mut steps = Vec::with_capacity(indices.len());
     let flags: Vec<bool> = indices
         .iter()
@@ -255,6 +251,20 @@ where
     Ok(steps)
 }
 
+/// Records the checksums of applied migrations that have none yet.
+fn record_checksums<C: Connection>(
+    conn: &mut C,
+    backend: Backend,
+    unrecorded: &[&MigrationText],
+) -> Result<()> {
+    for t in unrecorded {
+        let sql = track(backend, &t.id.version, &sha256_hex(&t.up), "applied")?;
+        conn.batch_execute(&sql)
+            .map_err(|e| Error::query("recording checksums", e))?;
+    }
+    Ok(())
+}
+
 /// One migration outside any shared transaction: MySQL, or `run_in_transaction = false`.
 fn apply_alone<DB, C>(
     conn: &mut C,
@@ -305,17 +315,21 @@ where
 }
 
 /// Reverts `versions` (newest first), each with its tracking row, in one transaction each.
+/// `unrecorded` are applied versions with no tracking row yet: on MySQL the row is what
+/// marks a half-reverted migration dirty, so theirs are recorded first.
 pub(crate) fn revert<DB, C>(
     conn: &mut C,
     backend: Backend,
     migrations: &[Box<dyn Migration<DB>>],
     versions: &[String],
+    unrecorded: &[&MigrationText],
     on_step: &mut dyn FnMut(&Step),
 ) -> Result<Vec<Step>>
 where
     DB: DieselBackend,
     C: Connection<Backend = DB> + MigrationHarness<DB>,
 {
+    record_checksums(conn, backend, unrecorded)?;
     let mut steps = Vec::with_capacity(versions.len());
     for version in versions {
         let migration = migrations
