@@ -29,6 +29,17 @@ fn backup_name(db: &Path) -> PathBuf {
     db.with_file_name(format!("{name}.{stamp}.bak"))
 }
 
+/// Whether `s` is a [`backup_name`] timestamp, e.g. `20261127T090053.123456Z`: only
+/// botdb's own backups are ever pruned, never a user's `shop.db.before-upgrade.bak`.
+fn is_stamp(s: &str) -> bool {
+    const SHAPE: &str = "ddddddddTdddddd.ddddddZ";
+    s.len() == SHAPE.len()
+        && s.chars().zip(SHAPE.chars()).all(|(c, p)| match p {
+            'd' => c.is_ascii_digit(),
+            p => c == p,
+        })
+}
+
 /// The backups of `db`, oldest first.
 pub fn backups(db: &Path) -> Result<Vec<PathBuf>> {
     let name = db
@@ -45,7 +56,12 @@ pub fn backups(db: &Path) -> Result<Vec<PathBuf>> {
         .filter(|p| {
             p.file_name()
                 .map(|n| n.to_string_lossy())
-                .is_some_and(|n| n.starts_with(&format!("{name}.")) && n.ends_with(".bak"))
+                .and_then(|n| {
+                    n.strip_prefix(&format!("{name}."))
+                        .and_then(|rest| rest.strip_suffix(".bak"))
+                        .map(is_stamp)
+                })
+                .unwrap_or(false)
         })
         .collect();
     found.sort();
@@ -107,4 +123,26 @@ pub fn restore(backup: &Path, db: &Path) -> Result<()> {
         }
     }
     std::fs::rename(&staging, db).map_err(|e| io_error(db, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_botdb_backups_are_listed() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("shop.db");
+        let ours = backup_name(&db);
+        for file in [
+            ours.clone(),
+            dir.path().join("shop.db.before-upgrade.bak"),
+            dir.path().join("shop.db.20261127T090053Z.bak"),
+            dir.path().join("other.db.20261127T090053.123456Z.bak"),
+        ] {
+            std::fs::write(file, "")?;
+        }
+        assert_eq!(backups(&db)?, vec![ours]);
+        Ok(())
+    }
 }
