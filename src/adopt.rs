@@ -64,12 +64,11 @@ impl Database {
                 None => return Ok(Stamped::default()),
             },
         };
-        let applied: Vec<String> = self
-            .status()
-            .await?
-            .applied()
-            .map(|e| e.version.clone())
-            .collect();
+        let status = self.status().await?;
+        if let Some(dirty @ Error::Dirty { .. }) = status.problem() {
+            return Err(dirty);
+        }
+        let applied: Vec<String> = status.applied().map(|e| e.version.clone()).collect();
         let recorded: Vec<MigrationId> = known
             .iter()
             .filter(|m| m.version <= last && !applied.contains(&m.version))
@@ -164,14 +163,11 @@ impl Database {
 
     /// [`Database::adopt`], for a caller that already holds the migration lock.
     pub(crate) async fn adopt_unlocked(&self, drop_alembic_version: bool) -> Result<Adoption> {
-        let revision = self
-            .alembic_revision()
-            .await?
-            .ok_or_else(|| Error::Adoption {
-                revision: String::new(),
-                reason: "there is no alembic_version table, or botdb already manages this database"
-                    .into(),
-            })?;
+        let Some(revision) = self.alembic_revision().await? else {
+            return self
+                .drop_leftover_alembic_version(drop_alembic_version)
+                .await;
+        };
         let step = alembic::revision(&revision).ok_or_else(|| Error::Adoption {
             revision: revision.clone(),
             reason: format!(
@@ -203,11 +199,7 @@ impl Database {
             None => Vec::new(),
         };
         if drop_alembic_version {
-            with_connection!(self.pool(), |conn| {
-                conn.batch_execute("DROP TABLE alembic_version")
-                    .await
-                    .map_err(|e| Error::query("dropping alembic_version", e))?;
-            });
+            self.drop_alembic_version().await?;
         }
         tracing::info!(%revision, stamped = stamped.len(), "adopted an Alembic database");
         Ok(Adoption {
@@ -215,6 +207,49 @@ impl Database {
             stamped,
             dropped_alembic_version: drop_alembic_version,
         })
+    }
+
+    /// `adopt --drop-alembic-version` on a database botdb already manages (e.g. adopted by
+    /// `migrate`, which keeps the table): only the table is left to drop.
+    async fn drop_leftover_alembic_version(&self, drop: bool) -> Result<Adoption> {
+        let no_table = |reason: &str| Error::NothingToAdopt(reason.into());
+        let tables = with_connection!(self.pool(), |conn| conn.tables().await?);
+        if !tables.iter().any(|t| t == ALEMBIC_TABLE) {
+            return Err(no_table(
+                "there is no alembic_version table; `botdb migrate` sets up a new database",
+            ));
+        }
+        if !drop {
+            return Err(no_table(
+                "botdb already manages this database (it was adopted before); pass --drop-alembic-version to drop the table once the Python bot no longer reads it",
+            ));
+        }
+        let revision = with_connection!(self.pool(), |conn| {
+            diesel::sql_query("SELECT version_num FROM alembic_version")
+                .load::<Revision>(&mut conn)
+                .await
+                .map_err(|e| Error::query("reading alembic_version", e))?
+        })
+        .into_iter()
+        .map(|r| r.version_num)
+        .collect::<Vec<_>>()
+        .join(",");
+        self.drop_alembic_version().await?;
+        tracing::info!(%revision, "dropped alembic_version from an adopted database");
+        Ok(Adoption {
+            revision,
+            stamped: Vec::new(),
+            dropped_alembic_version: true,
+        })
+    }
+
+    async fn drop_alembic_version(&self) -> Result<()> {
+        with_connection!(self.pool(), |conn| {
+            conn.batch_execute("DROP TABLE alembic_version")
+                .await
+                .map_err(|e| Error::query("dropping alembic_version", e))?;
+        });
+        Ok(())
     }
 
     /// How the bot's tables differ from what botdb's migrations up to `to` create.

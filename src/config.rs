@@ -106,7 +106,17 @@ impl DatabaseUrl {
             None => (scheme.to_ascii_lowercase(), None),
         };
         match base.as_str() {
-            "sqlite" | "sqlite3" => Ok(Self::sqlite(&sqlite_path(rest, driver.is_some()))),
+            "sqlite" | "sqlite3" => {
+                let path = sqlite_path(rest, driver.is_some());
+                if path.is_empty() {
+                    // SQLite would open a temporary database and forget it on exit.
+                    return Err(Error::InvalidUrl {
+                        url: raw.to_string(),
+                        reason: "it names no file (e.g. sqlite://data/botdb.sqlite3)".into(),
+                    });
+                }
+                Ok(Self::sqlite(&path))
+            }
             "postgres" | "postgresql" => Self::server(Backend::Postgres, "postgres", raw, rest),
             "mysql" | "mariadb" => Self::server(Backend::Mysql, "mysql", raw, rest),
             _ => Err(Error::UnknownScheme {
@@ -441,6 +451,8 @@ mod tests {
             .to_string();
         assert!(!err.contains("hunter2"), "{err}");
         assert!(DatabaseUrl::parse("mysql://h").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+        assert!(DatabaseUrl::parse("sqlite+aiosqlite:///").is_err());
         assert!(DatabaseUrl::parse("  ").is_err());
     }
 
