@@ -22,17 +22,17 @@ pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError>
     if report.failures.is_empty() {
         writeln!(
             out,
-            "verify: {} migrations go up, down and up again cleanly ({})",
-            report.migrations,
+            "verify: {} go up, down and up again cleanly ({})",
+            super::plural(report.migrations, "migration"),
             url.backend()
         )?;
         Ok(ExitCode::SUCCESS)
     } else {
         writeln!(
             out,
-            "verify: {} problems in {} migrations ({})",
-            report.failures.len(),
-            report.migrations,
+            "verify: {} in {} ({})",
+            super::plural(report.failures.len(), "problem"),
+            super::plural(report.migrations, "migration"),
             url.backend()
         )?;
         Ok(ExitCode::from(EXIT_CHECK_FAILED))
