@@ -39,7 +39,8 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 ///
 /// Exit codes: 0 success, 1 a check failed (status --check, check, verify), 2 an error,
 /// 130 interrupted by Ctrl-C or SIGTERM.
-#[derive(Debug, Parser)]
+// No Debug: `database_url` is the URL as typed, password included.
+#[derive(Parser)]
 #[command(
     name = "botdb",
     version,
@@ -55,7 +56,7 @@ pub struct Cli {
 }
 
 /// Options every subcommand takes.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct GlobalArgs {
     /// Database URL: sqlite://PATH, postgres://USER:PASS@HOST/DB, mysql://USER:PASS@HOST/DB,
     /// or the bot's SQLAlchemy form (postgresql+asyncpg://…). [env: DATABASE_URL, DB_URL]
