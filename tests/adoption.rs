@@ -5,10 +5,12 @@
 use botdb::{Backend, Database};
 
 use crate::cli::botdb;
-use crate::migrations::insert_batch;
 use crate::per_backend;
 use crate::python_bot::shape;
-use crate::support::{bot_tables, count, execute, row_counts, TestDb, TestResult, VERSIONS};
+use crate::support::{
+    bot_tables, check_content, count, execute, insert_batch, row_counts, tracked_as_applied,
+    TestDb, TestResult, VERSIONS,
+};
 
 /// The bot's Alembic revisions, oldest first, with how many botdb steps each one equals.
 const REVISIONS: [(&str, usize); 5] = [
@@ -58,7 +60,9 @@ async fn bot_database(
             db.migrate_with(Some(VERSIONS[steps - 1]), &mut |_| {})
                 .await?;
         }
+        // A real Alembic database has none of diesel's or botdb's bookkeeping.
         execute(&db, "DROP TABLE IF EXISTS __diesel_schema_migrations").await?;
+        execute(&db, "DROP TABLE IF EXISTS __botdb_migrations").await?;
         execute(
             &db,
             "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)",
@@ -145,7 +149,27 @@ async fn python_databases_are_adopted_at_every_revision(t: TestDb) -> TestResult
                 3
             );
         }
+        if steps > 0 {
+            // Not only as many rows: the same rows, each value as the bot wrote it, and
+            // the new columns holding their fills.
+            check_content(&db, &[steps; 3]).await?;
+        }
         assert_eq!(shape(&db.introspect().await?), expected_shape, "{revision}");
+        // The adopted and the applied migrations all have their checksums recorded.
+        for m in botdb::script::embedded_sql(t.backend) {
+            let version = m.name[..17].replace('-', "");
+            assert_eq!(
+                tracked_as_applied(&db, &version, m.up).await?,
+                1,
+                "{revision}: {}",
+                m.name
+            );
+        }
+        assert_eq!(
+            count(&db, "SELECT COUNT(*) AS n FROM __botdb_migrations").await?,
+            VERSIONS.len() as i64,
+            "{revision}: one row per version"
+        );
         assert_eq!(
             count(
                 &db,

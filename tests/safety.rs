@@ -6,7 +6,7 @@ use botdb::Backend;
 
 use crate::cli::botdb;
 use crate::per_backend;
-use crate::support::{recorded_versions, TestDb, TestResult, VERSIONS};
+use crate::support::{recorded_versions, run_botdb, TestDb, TestResult, VERSIONS};
 
 per_backend!(concurrent_migrations_run_each_step_once);
 
@@ -170,41 +170,11 @@ fn wait_gives_up_with_the_last_error() {
     assert!(!stderr.contains("s3cr3t"));
 }
 
-/// A copy of the backend's migrations in a scratch folder, to edit or extend.
+/// A copy of the backend's migrations in the test's scratch folder, to edit or extend.
 fn copy_migrations(
     t: &TestDb,
 ) -> Result<std::path::PathBuf, Box<dyn std::error::Error + Send + Sync>> {
-    let dir = t.scratch_dir().join("migrations");
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(t.backend.name());
-    for entry in std::fs::read_dir(&source)? {
-        let entry = entry?;
-        let target = dir.join(entry.file_name());
-        std::fs::create_dir_all(&target)?;
-        for file in ["up.sql", "down.sql"] {
-            std::fs::copy(entry.path().join(file), target.join(file))?;
-        }
-    }
-    Ok(dir)
-}
-
-fn run_botdb(url: &str, dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = botdb()
-        .args([
-            "--database-url",
-            url,
-            "--migrations-dir",
-            &dir.display().to_string(),
-        ])
-        .args(args)
-        .output()
-        .expect("run botdb");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::support::copy_migrations(t.backend, &t.scratch_dir())
 }
 
 per_backend!(
@@ -231,7 +201,7 @@ async fn a_failed_run_leaves_the_database_as_it_was(t: TestDb) -> TestResult {
     let db = t.connect().await;
     db.migrate_with(Some(crate::support::VERSIONS[2]), &mut |_| {})
         .await?;
-    crate::migrations::insert_batch(&db, 3, 1).await?;
+    crate::support::insert_batch(&db, 3, 1).await?;
     let before = (
         db.introspect().await?,
         recorded_versions(&db).await?,
@@ -328,6 +298,113 @@ async fn a_failed_run_leaves_the_database_as_it_was(t: TestDb) -> TestResult {
     );
     assert_eq!(recorded_versions(&db).await?, crate::support::VERSIONS);
     assert!(!db.introspect().await?.tables.contains_key("fine"));
+    Ok(())
+}
+
+/// MySQL: a migration that failed part-way, finished by hand, is resolved as applied:
+/// botdb then records it with its checksum, status is clean and migrate goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_dirty_migration_resolved_as_applied() -> TestResult {
+    let Some(t) = TestDb::create(Backend::Mysql).await else {
+        return Ok(());
+    };
+    let dir = copy_migrations(&t)?;
+    // The last statement has a typo (nick_name); the operator runs the right one by hand.
+    let up = "CREATE TABLE fine (id INTEGER PRIMARY KEY);\n\
+              ALTER TABLE users ADD COLUMN nickname VARCHAR(20);\n\
+              CREATE INDEX ix_users_nickname ON users (nick_name);\n";
+    crate::support::add_migration(
+        &dir,
+        "2030-01-01-000000_typo",
+        up,
+        "DROP INDEX ix_users_nickname ON users;\nALTER TABLE users DROP COLUMN nickname;\nDROP TABLE fine;\n",
+        None,
+    )?;
+    crate::support::add_migration(
+        &dir,
+        "2030-01-02-000000_next",
+        "CREATE TABLE next_one (id INTEGER PRIMARY KEY);\n",
+        "DROP TABLE next_one;\n",
+        None,
+    )?;
+    let db = t.connect().await;
+    let (code, stdout, stderr) = run_botdb(&t.url, &dir, &["migrate"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("marked the database dirty"), "{stderr}");
+    assert!(!stdout.contains("2030-01-02-000000_next"), "{stdout}");
+    assert_eq!(recorded_versions(&db).await?, VERSIONS);
+
+    // The wrong version is not dirty; the dirty one cannot be both.
+    let (code, _, stderr) = run_botdb(&t.url, &dir, &["resolve", "2030-01-02-000000", "--applied"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("is not dirty"), "{stderr}");
+    let (code, _, _) = run_botdb(
+        &t.url,
+        &dir,
+        &["resolve", "2030-01-01-000000", "--applied", "--reverted"],
+    );
+    assert_eq!(code, Some(2));
+
+    crate::support::execute(&db, "CREATE INDEX ix_users_nickname ON users (nickname)").await?;
+    let (code, stdout, stderr) =
+        run_botdb(&t.url, &dir, &["resolve", "20300101000000", "--applied"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains(
+            "resolved 2030-01-01-000000_typo: recorded as applied; the database is no longer dirty"
+        ),
+        "{stdout}"
+    );
+    let mut expected: Vec<String> = VERSIONS.iter().map(|v| v.to_string()).collect();
+    expected.push("20300101000000".into());
+    assert_eq!(recorded_versions(&db).await?, expected);
+    assert_eq!(
+        crate::support::tracked_as_applied(&db, "20300101000000", up).await?,
+        1,
+        "recorded as applied, with the checksum of its up.sql"
+    );
+    let (code, _, _) = run_botdb(&t.url, &dir, &["resolve", "20300101000000", "--applied"]);
+    assert_eq!(code, Some(2), "nothing left to resolve");
+
+    let (code, stdout, stderr) = run_botdb(&t.url, &dir, &["status"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        !stdout.contains("dirty") && !stderr.contains("dirty"),
+        "{stdout}{stderr}"
+    );
+    assert!(
+        stdout.contains("applied  2030-01-01-000000_typo"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("pending  2030-01-02-000000_next"),
+        "{stdout}"
+    );
+
+    let (code, stdout, stderr) = run_botdb(&t.url, &dir, &["migrate"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("applied  2030-01-02-000000_next")
+            && stdout.contains("migrate: 1 migration"),
+        "{stdout}"
+    );
+    expected.push("20300102000000".into());
+    assert_eq!(recorded_versions(&db).await?, expected);
+    let (code, _, _) = run_botdb(&t.url, &dir, &["status", "--check"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        crate::support::count(
+            &db,
+            "SELECT COUNT(*) AS n FROM __botdb_migrations WHERE state = 'applied'"
+        )
+        .await?,
+        8
+    );
+    // Recorded as applied, it reverts like any other migration.
+    let (code, _, stderr) = run_botdb(&t.url, &dir, &["revert", "--steps", "2", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(db.introspect().await?, db_schema_after_steps(&t, 6).await?);
+    assert_eq!(recorded_versions(&db).await?, VERSIONS);
     Ok(())
 }
 
@@ -459,6 +536,87 @@ async fn destructive_reverts_are_guarded(t: TestDb) -> TestResult {
     Ok(())
 }
 
+per_backend!(redo_refuses_to_delete_data_without_yes);
+
+/// `redo` reverts before it applies again, so it is guarded like `revert`: without --yes
+/// and nobody to ask, a redo whose revert drops data does nothing at all.
+async fn redo_refuses_to_delete_data_without_yes(t: TestDb) -> TestResult {
+    let db = t.connect().await;
+    db.migrate().await?;
+    db.seed().await?;
+    let secrets = "SELECT COUNT(*) AS n FROM products WHERE hidden_content <> ''";
+    let state = || async {
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>((
+            db.introspect().await?,
+            recorded_versions(&db).await?,
+            crate::support::row_counts(&db).await?,
+            crate::support::count(&db, secrets).await?,
+            crate::support::count(&db, "SELECT COUNT(*) AS n FROM __botdb_migrations").await?,
+        ))
+    };
+    let before = state().await?;
+    assert_eq!(before.3, 4, "the seed's products have hidden content");
+    let file = || {
+        t.sqlite_path()
+            .map(|p| std::fs::read(p).expect("read the file"))
+    };
+    let bytes = file();
+    let redo = |args: &[&str]| {
+        let out = botdb()
+            .args(["--database-url", &t.url, "redo"])
+            .args(args)
+            // A "y" on a pipe is no answer: only a terminal can confirm.
+            .write_stdin("y\n")
+            .output()
+            .expect("run botdb");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    // Reverting 5 steps drops hidden_content, payment_id and payment_type; 6 drops tables.
+    for steps in ["5", "6"] {
+        let (code, stdout, stderr) = redo(&["--steps", steps]);
+        assert_eq!(code, Some(2), "--steps {steps}: {stderr}");
+        assert!(stdout.is_empty(), "nothing ran: {stdout}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(
+            stderr.contains("refusing to revert without --yes: it would delete")
+                && stderr.contains("nothing was changed"),
+            "{stderr}"
+        );
+        let loss = if steps == "5" {
+            "column products.hidden_content (4 values)"
+        } else {
+            "table purchases (3 rows)"
+        };
+        assert!(stderr.contains(loss), "{loss} in {stderr}");
+        assert_eq!(state().await?, before, "a refused redo changes nothing");
+        assert_eq!(file(), bytes, "not a byte of the SQLite file");
+    }
+    if let Some(path) = t.sqlite_path() {
+        assert!(
+            botdb::backup::backups(&path)?.is_empty(),
+            "no backup for a redo that does not run"
+        );
+    }
+
+    // With --yes it goes ahead: every row stays, the dropped column's values are gone.
+    let (code, stdout, stderr) = redo(&["--steps", "5", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("reverting deletes data: "), "{stderr}");
+    assert!(stdout.contains("redo: "), "{stdout}");
+    let after = state().await?;
+    assert_eq!(
+        (&after.0, &after.1, &after.2),
+        (&before.0, &before.1, &before.2)
+    );
+    assert_eq!(after.3, 0, "hidden_content was dropped and re-added empty");
+    Ok(())
+}
+
 /// On a terminal the destructive revert asks; "n" (or anything but y/yes) cancels and
 /// changes nothing, "y" goes ahead. `script` gives botdb a real pseudo-terminal.
 #[test]
@@ -585,7 +743,23 @@ async fn sqlite_backups_are_kept_and_restored() -> TestResult {
         "CREATE TABLE half (id INTEGER);\nSELEKT nonsense;\n",
     )?;
     std::fs::write(broken.join("down.sql"), "DROP TABLE half;\n")?;
-    let before = std::fs::read(&path)?;
+    // Rows, so that a restore that lost or duplicated any would show.
+    let state = || async {
+        let db = t.connect().await;
+        Ok::<_, Box<dyn std::error::Error + Send + Sync>>((
+            db.introspect().await?,
+            recorded_versions(&db).await?,
+            crate::support::row_counts(&db).await?,
+        ))
+    };
+    {
+        let db = t.connect().await;
+        for batch in 1..=2 {
+            crate::support::insert_batch(&db, 3, batch).await?;
+        }
+    }
+    let before = state().await?;
+    assert_eq!(before.2, [2, 2, 2, 4]);
     let (code, _, stderr) = run_botdb(&t.url, &dir, &["migrate", "--transaction-per-migration"]);
     assert_eq!(code, Some(2));
     assert!(
@@ -598,13 +772,13 @@ async fn sqlite_backups_are_kept_and_restored() -> TestResult {
         std::fs::read(&newest)?,
         "restored byte for byte"
     );
-    let db = t.connect().await;
-    assert_eq!(
-        recorded_versions(&db).await?,
-        crate::support::VERSIONS[..3],
-        "back where it was"
+    let after = state().await?;
+    assert_eq!(after.1, crate::support::VERSIONS[..3], "back where it was");
+    assert!(
+        !after.0.tables.contains_key("half"),
+        "the failed run's table is gone"
     );
-    assert!(!before.is_empty());
+    assert_eq!(after, before, "schema, versions and rows as before the run");
 
     // --no-backup: no new file, and nothing to restore.
     let count = botdb::backup::backups(&path)?.len();

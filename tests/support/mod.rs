@@ -7,9 +7,11 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use botdb::models::{Product, Purchase, User};
+use botdb::schema::{products, purchases, users};
 use botdb::{Backend, Database, Schema};
+use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use diesel::QueryableByName;
 use diesel_async::{
     AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
 };
@@ -325,4 +327,217 @@ pub async fn recorded_versions(
         .applied()
         .map(|e| e.version.clone())
         .collect())
+}
+
+/// A copy of `backend`'s migrations in `dir/migrations`, to edit or extend.
+pub fn copy_migrations(
+    backend: Backend,
+    dir: &std::path::Path,
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error + Send + Sync>> {
+    let dir = dir.join("migrations");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend.name());
+    for entry in std::fs::read_dir(&source)? {
+        let entry = entry?;
+        let target = dir.join(entry.file_name());
+        std::fs::create_dir_all(&target)?;
+        for file in ["up.sql", "down.sql"] {
+            std::fs::copy(entry.path().join(file), target.join(file))?;
+        }
+    }
+    Ok(dir)
+}
+
+/// Adds a migration folder `name` with `up` and `down` (and `metadata`, when given, as
+/// its metadata.toml) to a migrations folder.
+pub fn add_migration(
+    dir: &std::path::Path,
+    name: &str,
+    up: &str,
+    down: &str,
+    metadata: Option<&str>,
+) -> std::io::Result<()> {
+    let folder = dir.join(name);
+    std::fs::create_dir_all(&folder)?;
+    std::fs::write(folder.join("up.sql"), up)?;
+    std::fs::write(folder.join("down.sql"), down)?;
+    if let Some(metadata) = metadata {
+        std::fs::write(folder.join("metadata.toml"), metadata)?;
+    }
+    Ok(())
+}
+
+/// `botdb --database-url URL --migrations-dir DIR ARGS…`: exit code, stdout, stderr.
+pub fn run_botdb(url: &str, dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = crate::cli::botdb()
+        .args([
+            "--database-url",
+            url,
+            "--migrations-dir",
+            &dir.display().to_string(),
+        ])
+        .args(args)
+        .output()
+        .expect("run botdb");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// How many rows of botdb's table record `version` as applied with `up`'s checksum.
+pub async fn tracked_as_applied(
+    db: &Database,
+    version: &str,
+    up: &str,
+) -> Result<i64, Box<dyn std::error::Error + Send + Sync>> {
+    count(
+        db,
+        &format!(
+            "SELECT COUNT(*) AS n FROM __botdb_migrations \
+             WHERE version = '{version}' AND state = 'applied' AND checksum = '{}'",
+            botdb::script::sha256_hex(up)
+        ),
+    )
+    .await
+}
+
+/// Inserts one batch of rows, using only the columns that exist after `stage` migrations:
+/// two users, a category, a product in it and a purchase of it by the second user.
+pub async fn insert_batch(db: &Database, stage: usize, batch: i64) -> TestResult {
+    execute(
+        db,
+        &format!(
+            "INSERT INTO users (telegram_id, username, first_name, last_name) VALUES \
+             ({a}, 'user_{batch}', 'O''Brien', NULL), ({b}, NULL, NULL, 'Last {batch}')",
+            a = batch * 10 + 1,
+            b = batch * 10 + 2
+        ),
+    )
+    .await?;
+    execute(
+        db,
+        &format!("INSERT INTO categories (category_name) VALUES ('Category {batch}')"),
+    )
+    .await?;
+    let (hidden_col, hidden_val) = if stage >= 2 {
+        (", hidden_content", format!(", 'Secret {batch}'"))
+    } else {
+        ("", String::new())
+    };
+    execute(
+        db,
+        &format!(
+            "INSERT INTO products (name, description, price, file_id, category_id{hidden_col}) \
+             SELECT 'Product {batch}', 'About {batch}', {price}, NULL, MAX(id){hidden_val} FROM categories",
+            price = batch * 100
+        ),
+    )
+    .await?;
+    let mut columns = String::new();
+    let mut values = String::new();
+    if stage >= 3 {
+        columns.push_str(", payment_id");
+        values.push_str(&format!(", 'pay-{batch}'"));
+    }
+    if stage >= 4 {
+        columns.push_str(", payment_type");
+        values.push_str(", 'card'");
+    }
+    execute(
+        db,
+        &format!(
+            "INSERT INTO purchases (user_id, product_id, price{columns}) \
+             SELECT (SELECT MAX(id) FROM users), MAX(id), {price}{values} FROM products",
+            price = batch * 100 + 1
+        ),
+    )
+    .await
+}
+
+/// telegram_id, username, first_name, last_name.
+type UserFields = (i64, Option<String>, Option<String>, Option<String>);
+
+/// Every row of every batch is there, unchanged, and still points at the right parents.
+/// Batch `b` (from 1) was inserted by [`insert_batch`] after `stages[b - 1]` migrations, so
+/// the columns added later hold the migrations' fill values.
+pub async fn check_content(db: &Database, stages: &[usize]) -> TestResult {
+    let batches = stages.len() as i64;
+    botdb::with_connection!(db.pool(), |conn| {
+        let people = users::table
+            .select(User::as_select())
+            .order(users::id)
+            .load(&mut conn)
+            .await?;
+        let expected: Vec<UserFields> = (1..=batches)
+            .flat_map(|b| {
+                [
+                    (
+                        b * 10 + 1,
+                        Some(format!("user_{b}")),
+                        Some("O'Brien".to_string()),
+                        None,
+                    ),
+                    (b * 10 + 2, None, None, Some(format!("Last {b}"))),
+                ]
+            })
+            .collect();
+        let got: Vec<_> = people
+            .into_iter()
+            .map(|u| (u.telegram_id, u.username, u.first_name, u.last_name))
+            .collect();
+        assert_eq!(got, expected);
+
+        let goods = products::table
+            .select(Product::as_select())
+            .order(products::id)
+            .load(&mut conn)
+            .await?;
+        assert_eq!(goods.len(), stages.len());
+        for ((b, &stage), p) in (1..=batches).zip(stages).zip(&goods) {
+            assert_eq!(
+                (p.name.as_str(), p.description.as_str(), p.price),
+                (
+                    format!("Product {b}").as_str(),
+                    format!("About {b}").as_str(),
+                    (b * 100) as i32
+                )
+            );
+            assert_eq!(p.file_id, None);
+            let hidden = if stage < 2 {
+                String::new()
+            } else {
+                format!("Secret {b}")
+            };
+            assert_eq!(p.hidden_content, hidden);
+        }
+
+        let sales: Vec<(Purchase, i64, String)> = purchases::table
+            .inner_join(users::table)
+            .inner_join(products::table)
+            .select((Purchase::as_select(), users::telegram_id, products::name))
+            .order(purchases::id)
+            .load(&mut conn)
+            .await?;
+        assert_eq!(sales.len(), stages.len());
+        for ((b, &stage), (sale, buyer, product)) in (1..=batches).zip(stages).zip(&sales) {
+            assert_eq!(
+                (sale.price, *buyer, product.clone()),
+                ((b * 100 + 1) as i32, b * 10 + 2, format!("Product {b}"))
+            );
+            let payment_id = if stage < 3 {
+                format!("legacy-{}", sale.id)
+            } else {
+                format!("pay-{b}")
+            };
+            let payment_type = if stage < 4 { "unknown" } else { "card" };
+            assert_eq!(
+                (sale.payment_id.as_str(), sale.payment_type.as_str()),
+                (payment_id.as_str(), payment_type)
+            );
+        }
+        Ok(())
+    })
 }
