@@ -10,6 +10,7 @@ mod literals;
 mod local;
 mod migrations;
 mod models;
+mod no_transaction;
 mod print_sql;
 mod python_bot;
 mod safety;

@@ -7,7 +7,10 @@ use botdb::{Backend, RevertTarget, Source};
 
 use crate::cli::botdb;
 use crate::per_backend;
-use crate::support::{apply_with_client, recorded_versions, TestDb, TestResult, VERSIONS};
+use crate::support::{
+    add_migration, apply_with_client, copy_migrations, recorded_versions, run_botdb, TestDb,
+    TestResult, VERSIONS,
+};
 
 per_backend!(
     scripts_do_what_migrate_and_revert_do,
@@ -110,6 +113,107 @@ async fn scripts_do_what_migrate_and_revert_do(t: TestDb) -> TestResult {
     assert_eq!(recorded_versions(&by_hand).await?, VERSIONS);
     Ok(())
 }
+
+per_backend!(print_sql_reads_the_migrations_dir);
+
+/// With --migrations-dir, print-sql prints that folder's migrations: an extra one is in
+/// the script (header, checksum, text, bookkeeping), and without the folder it is not.
+async fn print_sql_reads_the_migrations_dir(t: TestDb) -> TestResult {
+    let dir = copy_migrations(t.backend, &t.scratch_dir())?;
+    let dialect = t.backend.name();
+    let offline = |dir: Option<&std::path::Path>, extra: &[&str]| -> Result<String, String> {
+        let mut args = vec!["--offline", "--dialect", dialect];
+        args.extend_from_slice(extra);
+        match dir {
+            Some(dir) => {
+                let (code, stdout, stderr) =
+                    run_botdb(&t.url, dir, &[&["print-sql"], &args[..]].concat());
+                if code == Some(0) {
+                    Ok(stdout)
+                } else {
+                    Err(stderr)
+                }
+            }
+            None => print_sql(&t.url, &args),
+        }
+    };
+    let embedded = offline(None, &[])?;
+    assert_eq!(
+        offline(Some(&dir), &[])?,
+        embedded,
+        "a copy of the embedded migrations prints the same"
+    );
+
+    let up = "-- extra: a table for tests\nCREATE TABLE extra_things (id INTEGER PRIMARY KEY);\n";
+    let down = "DROP TABLE extra_things;\n";
+    add_migration(&dir, EXTRA, up, down, None)?;
+    let header = format!(
+        "-- {EXTRA}\n-- version 20300101000000, up.sql sha256 {}\n",
+        botdb::script::sha256_hex(up)
+    );
+    let record = "INSERT INTO __diesel_schema_migrations (version) VALUES ('20300101000000');";
+    let with = offline(Some(&dir), &[])?;
+    assert!(with.contains("migrate, 7 migrations"), "{with}");
+    for text in [header.as_str(), up.trim_end(), record] {
+        assert!(with.contains(text), "{text} in:\n{with}");
+        assert!(!embedded.contains(text), "{text} not without the folder");
+    }
+    assert!(!embedded.contains("extra_things") && !embedded.contains("20300101000000"));
+    assert!(
+        with.find(&header) > with.find("-- 2026-11-25-100100_maintain_updated_at\n"),
+        "the extra migration comes last"
+    );
+
+    // Online, on a database at the embedded head: only the extra one is pending.
+    let db = t.connect().await;
+    db.migrate().await?;
+    assert!(print_sql(&t.url, &[])?.contains("nothing to migrate"));
+    let (code, script, stderr) = run_botdb(&t.url, &dir, &["print-sql"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        script.contains(&format!(
+            "migrate, 1 migration; the database is at {}",
+            VERSIONS[5]
+        )),
+        "{script}"
+    );
+    assert!(
+        script.contains(&header) && script.contains(up.trim_end()),
+        "{script}"
+    );
+    assert_eq!(
+        script
+            .matches("INSERT INTO __diesel_schema_migrations")
+            .count(),
+        1
+    );
+    apply_with_client(&t, &script)?;
+    assert!(db.introspect().await?.tables.contains_key("extra_things"));
+    let mut versions: Vec<String> = VERSIONS.iter().map(|v| v.to_string()).collect();
+    versions.push("20300101000000".into());
+    assert_eq!(recorded_versions(&db).await?, versions);
+    let (code, _, stderr) = run_botdb(&t.url, &dir, &["status", "--check"]);
+    assert_eq!(code, Some(0), "applied by hand, checksum and all: {stderr}");
+
+    // Reverting it needs its down.sql, which only the folder has.
+    let (code, script, stderr) = run_botdb(&t.url, &dir, &["print-sql", "--revert"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        script.contains(&format!(
+            "-- {EXTRA}\n-- version 20300101000000, down.sql sha256 {}\n",
+            botdb::script::sha256_hex(down)
+        )) && script.contains(down.trim_end()),
+        "{script}"
+    );
+    let e = print_sql(&t.url, &["--revert"]).expect_err("no down.sql without the folder");
+    assert!(
+        e.contains("cannot revert 20300101000000") && e.contains("--migrations-dir"),
+        "{e}"
+    );
+    Ok(())
+}
+
+const EXTRA: &str = "2030-01-01-000000_extra_things";
 
 /// print-sql reads, never writes: not even the bookkeeping table that diesel's harness
 /// would create, and not a byte of a SQLite file.
