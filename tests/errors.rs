@@ -243,3 +243,37 @@ async fn missing_database_and_wrong_password() -> TestResult {
     }
     Ok(())
 }
+
+/// MariaDB answers a missing database only to a user it lets in: with the right
+/// credentials the error must say to create the database, not to check the password.
+#[test]
+fn mysql_missing_database_with_the_right_credentials() -> TestResult {
+    let Some(server) = server_url(Backend::Mysql) else {
+        eprintln!("skipped: mysql not configured");
+        return Ok(());
+    };
+    let url = with_database(&server, "botdb_no_such_database_x9");
+    let redacted = url::Url::parse(&url)?;
+    for command in ["migrate", "status", "print-sql"] {
+        let e = with_url(&url, &[command]);
+        assert!(
+            e.contains(&format!(
+                "cannot connect to {}",
+                redacted.as_str().trim_end_matches('/')
+            )),
+            "{command}: {e}"
+        );
+        assert!(
+            e.contains("Unknown database 'botdb_no_such_database_x9'"),
+            "{command}: the server's own message: {e}"
+        );
+        assert!(
+            e.ends_with(
+                "create the database first (e.g. CREATE DATABASE), or fix its name in the URL"
+            ),
+            "{command}: {e}"
+        );
+        assert!(!e.contains("password"), "{command}: {e}");
+    }
+    Ok(())
+}
