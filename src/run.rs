@@ -228,20 +228,12 @@ where
                 let before: Vec<usize> =
                     group.iter().copied().take_while(|&i| i != index).collect();
                 let statement = diagnose(conn, migrations, texts, &before, index);
-                let undone = if before.is_empty() {
-                    "its transaction was rolled back".to_string()
-                } else {
-                    format!(
-                        "the whole run was rolled back, including the {} migrations before it",
-                        before.len()
-                    )
-                };
                 return Err(Error::MigrationFailed {
                     action: "applying",
                     name: MigrationId::of(migrations[index].as_ref()).name,
                     statement,
                     message,
-                    outcome: format!("{undone}, so the database is as it was before: fix the migration and run again"),
+                    outcome: rolled_back(before.len(), steps.len()),
                 });
             }
             Err(Failed::Db(e)) => return Err(Error::query("recording applied migrations", e)),
@@ -263,6 +255,39 @@ fn record_checksums<C: Connection>(
             .map_err(|e| Error::query("recording checksums", e))?;
     }
     Ok(())
+}
+
+/// What a failed transaction undid: the `in_transaction` migrations that shared it, but not
+/// the `committed` ones applied before it in separate transactions.
+fn rolled_back(in_transaction: usize, committed: usize) -> String {
+    let migrations = |n: usize| {
+        if n == 1 {
+            "1 migration".to_string()
+        } else {
+            format!("{n} migrations")
+        }
+    };
+    let undone = if in_transaction == 0 {
+        "its transaction was rolled back".to_string()
+    } else if committed == 0 {
+        format!(
+            "the whole run was rolled back, including the {} before it",
+            migrations(in_transaction)
+        )
+    } else {
+        format!(
+            "its transaction was rolled back, including the {} before it",
+            migrations(in_transaction)
+        )
+    };
+    if committed == 0 {
+        format!("{undone}, so the database is as it was before: fix the migration and run again")
+    } else {
+        format!(
+            "{undone}; the {} this run committed before that (in separate transactions) stay applied: fix the migration and run again",
+            migrations(committed)
+        )
+    }
 }
 
 /// One migration outside any shared transaction: MySQL, or `run_in_transaction = false`.
@@ -498,6 +523,24 @@ mod tests {
             groups(Backend::Postgres, &[true, true], each),
             vec![vec![0], vec![1]]
         );
+    }
+
+    #[test]
+    fn a_rollback_says_what_stays_applied() {
+        assert_eq!(
+            rolled_back(0, 0),
+            "its transaction was rolled back, so the database is as it was before: fix the migration and run again"
+        );
+        assert!(rolled_back(3, 0)
+            .contains("including the 3 migrations before it, so the database is as it was before"));
+        let partly = rolled_back(1, 2);
+        assert!(
+            partly.contains(
+                "including the 1 migration before it; the 2 migrations this run committed"
+            ),
+            "{partly}"
+        );
+        assert!(!partly.contains("as it was before"), "{partly}");
     }
 
     #[test]
