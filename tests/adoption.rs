@@ -279,3 +279,75 @@ async fn adopt_can_drop_alembic_version_and_stamp_moves_the_record() -> TestResu
         .code(2);
     Ok(())
 }
+
+/// `migrate` adopts and keeps alembic_version for the Python bot; once nothing reads it,
+/// `adopt --drop-alembic-version` removes it, and changes nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alembic_version_can_be_dropped_after_migrate_adopted() -> TestResult {
+    let t = TestDb::create(Backend::Sqlite).await.ok_or("sqlite")?;
+    let db = bot_database(&t, "5ca0f991801d", 4).await?;
+    botdb()
+        .args(["--database-url", &t.url, "migrate"])
+        .assert()
+        .success();
+    let adopt = |args: &[&str]| -> Result<(Option<i32>, String, String), std::io::Error> {
+        let out = botdb()
+            .args(["--database-url", &t.url, "adopt"])
+            .args(args)
+            .output()?;
+        Ok((
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    };
+    let before = (
+        crate::support::recorded_versions(&db).await?,
+        crate::support::row_counts(&db).await?,
+    );
+    assert_eq!(before.0, VERSIONS);
+    assert!(db
+        .introspect()
+        .await?
+        .tables
+        .contains_key("alembic_version"));
+
+    let (code, _, stderr) = adopt(&[])?;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("nothing to adopt: botdb already manages this database")
+            && stderr.contains("--drop-alembic-version"),
+        "{stderr}"
+    );
+    assert!(db
+        .introspect()
+        .await?
+        .tables
+        .contains_key("alembic_version"));
+
+    let (code, stdout, stderr) = adopt(&["--drop-alembic-version"])?;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("adopted Alembic revision 5ca0f991801d: 0 migrations recorded as applied, alembic_version dropped"),
+        "{stdout}"
+    );
+    assert!(!db
+        .introspect()
+        .await?
+        .tables
+        .contains_key("alembic_version"));
+    let after = (
+        crate::support::recorded_versions(&db).await?,
+        crate::support::row_counts(&db).await?,
+    );
+    assert_eq!(after, before, "only the table went");
+
+    let (code, _, stderr) = adopt(&["--drop-alembic-version"])?;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("nothing to adopt: there is no alembic_version table"),
+        "{stderr}"
+    );
+    Ok(())
+}
