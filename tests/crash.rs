@@ -176,7 +176,7 @@ async fn setup(t: &TestDb) -> Result<Setup, Error> {
     assert_eq!(before.untouched, n, "{before:?}");
     assert_eq!(before.ids, n * (n + 1) / 2, "ids 1..=n: {before:?}");
 
-    let dir = copy_migrations(t)?;
+    let dir = crate::support::copy_migrations(t.backend, &t.scratch_dir())?;
     let slow = dir.join(SLOW);
     std::fs::create_dir_all(&slow)?;
     std::fs::write(slow.join("up.sql"), SLOW_UP)?;
@@ -189,23 +189,6 @@ async fn setup(t: &TestDb) -> Result<Setup, Error> {
         before,
         schema,
     })
-}
-
-/// A copy of the backend's migrations in a scratch folder, to extend.
-fn copy_migrations(t: &TestDb) -> Result<PathBuf, Error> {
-    let dir = t.scratch_dir().join("migrations");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(t.backend.name());
-    for entry in std::fs::read_dir(&source)? {
-        let entry = entry?;
-        let target = dir.join(entry.file_name());
-        std::fs::create_dir_all(&target)?;
-        for file in ["up.sql", "down.sql"] {
-            std::fs::copy(entry.path().join(file), target.join(file))?;
-        }
-    }
-    Ok(dir)
 }
 
 /// `botdb migrate` as a child process of our own, so it can be killed.

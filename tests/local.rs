@@ -119,18 +119,7 @@ async fn verify_passes_and_catches_a_broken_down(t: TestDb) -> TestResult {
     assert!(t.connect().await.introspect().await?.tables.is_empty());
 
     // A down.sql that leaves something behind.
-    let dir = t.scratch_dir().join("migrations");
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(t.backend.name());
-    for entry in std::fs::read_dir(&source)? {
-        let entry = entry?;
-        let target = dir.join(entry.file_name());
-        std::fs::create_dir_all(&target)?;
-        for file in ["up.sql", "down.sql"] {
-            std::fs::copy(entry.path().join(file), target.join(file))?;
-        }
-    }
+    let dir = crate::support::copy_migrations(t.backend, &t.scratch_dir())?;
     let broken = dir.join("2024-12-20-144707_add_hidden_content/down.sql");
     let text = std::fs::read_to_string(&broken)? + "\nCREATE TABLE leftover (id INTEGER);\n";
     std::fs::write(&broken, text)?;
