@@ -196,7 +196,7 @@ pub enum Error {
     Refused(String),
 
     /// A query botdb issues itself (bookkeeping, introspection) failed.
-    #[error("{what} failed: {message}; check that the database user may read the schema")]
+    #[error("{what} failed: {message}; {}", query_hint(what))]
     Query {
         /// What botdb was doing.
         what: &'static str,
@@ -219,6 +219,34 @@ pub(crate) fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// What to do when one of botdb's own queries fails, by what it was doing.
+fn query_hint(what: &str) -> &'static str {
+    match what {
+        "loading the embedded migrations" | "finding the migration's SQL" | "finding the embedded SQL" => {
+            "the binary's migrations do not match their SQL: rebuild botdb (cargo build), and report it if that does not help"
+        }
+        "taking the migration lock" => {
+            "check the connection to the database and run again (a lock dies with its session)"
+        }
+        "opening the migration lock file" => {
+            "check that the SQLite database's folder is writable by this user"
+        }
+        "backing up the SQLite database" => {
+            "check free disk space and that the database's folder is writable, or pass --no-backup"
+        }
+        "creating the database" | "dropping the database" => {
+            "check that the database user may create and drop databases (or do it by hand)"
+        }
+        w if ["reading", "listing", "counting", "checking"]
+            .iter()
+            .any(|verb| w.starts_with(verb)) =>
+        {
+            "check that the database user may read the schema"
+        }
+        _ => "check that the database user may create and write tables in this database",
+    }
+}
+
 fn at_revision(revision: &str) -> String {
     if revision.is_empty() {
         String::new()
@@ -229,3 +257,24 @@ fn at_revision(revision: &str) -> String {
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn a_failed_query_says_what_to_do_for_what_it_was_doing() {
+        let read = Error::query("reading __botdb_migrations", "permission denied").to_string();
+        assert_eq!(
+            read,
+            "reading __botdb_migrations failed: permission denied; check that the database user may read the schema"
+        );
+        let write = Error::query("recording checksums", "read-only").to_string();
+        assert!(
+            write.ends_with("may create and write tables in this database"),
+            "{write}"
+        );
+        let backup = Error::query("backing up the SQLite database", "disk full").to_string();
+        assert!(backup.ends_with("or pass --no-backup"), "{backup}");
+    }
+}
