@@ -153,13 +153,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(CliError::Output)?;
+        .map_err(|e| CliError::Other(format!("cannot start the async runtime: {e}")))?;
     let result = runtime.block_on(async {
         // The command runs as a task, so a signal is noticed even while a migration
         // blocks its worker thread.
         let command = tokio::spawn(dispatch(cli));
         tokio::select! {
-            finished = command => finished.map_err(|e| CliError::Output(io::Error::other(e)))?,
+            finished = command => finished.map_err(|e| CliError::Other(format!("botdb failed unexpectedly ({e}); please report it with the command you ran")))?,
             signal = interrupted() => {
                 // Exiting closes the connections: PostgreSQL and SQLite roll the open
                 // transaction back, and every backend releases the migration lock.
@@ -263,6 +263,8 @@ pub enum CliError {
     Botdb(botdb::Error),
     /// Writing the output failed.
     Output(io::Error),
+    /// Anything else, already worded for the user.
+    Other(String),
 }
 
 impl From<botdb::Error> for CliError {
@@ -286,6 +288,7 @@ impl CliError {
                 return ExitCode::SUCCESS
             }
             CliError::Output(e) => format!("cannot write output: {e}"),
+            CliError::Other(message) => message,
             CliError::Botdb(e) => e.to_string(),
         };
         let _ = writeln!(io::stderr(), "error: {message}");
@@ -555,7 +558,11 @@ async fn confirm_losses(
         let _ = writeln!(io::stderr(), "reverting deletes data: {summary}");
         let _ = write!(io::stderr(), "Revert and delete this data? [y/N] ");
         let mut answer = String::new();
-        io::stdin().read_line(&mut answer)?;
+        io::stdin().read_line(&mut answer).map_err(|e| {
+            CliError::Other(format!(
+                "cannot read the answer from the terminal ({e}); nothing was changed: pass --yes to revert without asking"
+            ))
+        })?;
         if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
             return Ok(());
         }
