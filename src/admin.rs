@@ -101,6 +101,7 @@ pub async fn drop(url: &DatabaseUrl) -> Result<()> {
                 match std::fs::remove_file(format!("{path}{suffix}")) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                         return Err(Error::Output {
+                            verb: "remove",
                             path: format!("{path}{suffix}").into(),
                             message: e.to_string(),
                         })

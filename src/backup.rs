@@ -12,8 +12,9 @@ use crate::{with_connection, Database};
 /// Backups kept by default.
 pub const DEFAULT_KEEP: usize = 5;
 
-fn io_error(path: &Path, e: std::io::Error) -> Error {
+fn io_error(verb: &'static str, path: &Path, e: std::io::Error) -> Error {
     Error::Output {
+        verb,
         path: path.to_path_buf(),
         message: e.to_string(),
     }
@@ -51,7 +52,7 @@ pub fn backups(db: &Path) -> Result<Vec<PathBuf>> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| io_error(dir, e))?
+        .map_err(|e| io_error("list", dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.file_name()
@@ -95,7 +96,9 @@ impl Database {
         let all = backups(&path)?;
         for old in all.iter().take(all.len().saturating_sub(keep.max(1))) {
             match std::fs::remove_file(old) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_error(old, e)),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io_error("remove", old, e))
+                }
                 _ => {}
             }
         }
@@ -107,7 +110,7 @@ impl Database {
 /// The SHA-256 of a file's bytes, to tell whether a failed run changed the database.
 pub fn digest(path: &Path) -> Result<Vec<u8>> {
     use sha2::Digest;
-    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| io_error("read", path, e))?;
     Ok(sha2::Sha256::digest(&bytes).to_vec())
 }
 
@@ -115,14 +118,14 @@ pub fn digest(path: &Path) -> Result<Vec<u8>> {
 /// closed first.
 pub fn restore(backup: &Path, db: &Path) -> Result<()> {
     let staging = db.with_extension("restoring");
-    std::fs::copy(backup, &staging).map_err(|e| io_error(&staging, e))?;
+    std::fs::copy(backup, &staging).map_err(|e| io_error("write", &staging, e))?;
     for suffix in ["-journal", "-wal", "-shm"] {
         let side = PathBuf::from(format!("{}{suffix}", db.display()));
         if side.exists() {
-            std::fs::remove_file(&side).map_err(|e| io_error(&side, e))?;
+            std::fs::remove_file(&side).map_err(|e| io_error("remove", &side, e))?;
         }
     }
-    std::fs::rename(&staging, db).map_err(|e| io_error(db, e))
+    std::fs::rename(&staging, db).map_err(|e| io_error("write", db, e))
 }
 
 #[cfg(test)]

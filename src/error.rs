@@ -121,9 +121,11 @@ pub enum Error {
         applied: usize,
     },
 
-    /// An output file cannot be written.
-    #[error("cannot write {}: {message}; check the path and its permissions", path.display())]
+    /// A file botdb manages (a backup, a SQLite file) cannot be read, written or removed.
+    #[error("cannot {verb} {}: {message}; check the path and its permissions", path.display())]
     Output {
+        /// What botdb was doing to it: `read`, `write`, `remove`, `list`.
+        verb: &'static str,
         /// The file.
         path: PathBuf,
         /// The OS error.

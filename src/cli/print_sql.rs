@@ -121,6 +121,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
     match &args.output {
         Some(path) => std::fs::write(path, text).map_err(|e| {
             CliError::Botdb(botdb::Error::Output {
+                verb: "write",
                 path: path.clone(),
                 message: e.to_string(),
             })
