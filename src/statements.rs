@@ -2,9 +2,11 @@
 //! say which statement of a failed migration failed.
 //!
 //! Migrations run as whole files (diesel's batch execution); this split is only used to
-//! diagnose a failure, so a file it cannot split exactly still runs exactly as written.
-//! It understands quotes (`'…'`, `"…"`, `` `…` ``), comments (`--`, `/* */`), PostgreSQL
-//! dollar quoting (`$$…$$`, `$tag$…$tag$`) and SQLite trigger bodies (`BEGIN … END;`).
+//! diagnose a failure on PostgreSQL and SQLite, so a file it cannot split exactly still
+//! runs exactly as written. It understands standard SQL quotes (`'…'` with `''`, `"…"`,
+//! `` `…` ``), PostgreSQL's `E'…'` with backslash escapes, comments (`--`, `/* */`),
+//! PostgreSQL dollar quoting (`$$…$$`, `$tag$…$tag$`) and trigger bodies (`BEGIN … END;`,
+//! with `CASE … END` and `END IF`/`END LOOP` inside).
 
 /// One statement of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,11 +23,21 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
-    // Depth of BEGIN … END inside a CREATE TRIGGER, where `;` does not end the statement.
+    // Depth of BEGIN … END inside a CREATE TRIGGER, where `;` does not end the statement,
+    // and of CASE … END inside such a block, whose END closes no block.
     let mut block_depth = 0usize;
+    let mut case_depth = 0usize;
     while i < bytes.len() {
         match bytes[i] {
-            b'\'' | b'"' | b'`' => i = skip_quoted(bytes, i),
+            b'\'' | b'"' | b'`' => {
+                let escapes = bytes[i] == b'\''
+                    && i > 0
+                    && matches!(bytes[i - 1], b'E' | b'e')
+                    && !bytes
+                        .get(i.wrapping_sub(2))
+                        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+                i = skip_quoted(bytes, i, escapes);
+            }
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
                 i = find(bytes, i, b"\n").map_or(bytes.len(), |e| e + 1)
             }
@@ -46,8 +58,14 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
                 let word = &sql[i..end];
                 if word.eq_ignore_ascii_case("begin") && is_trigger(&sql[start..i]) {
                     block_depth += 1;
+                } else if word.eq_ignore_ascii_case("case") && block_depth > 0 {
+                    case_depth += 1;
                 } else if word.eq_ignore_ascii_case("end") && block_depth > 0 {
-                    block_depth -= 1;
+                    if case_depth > 0 {
+                        case_depth -= 1;
+                    } else if !ends_compound(&sql[end..]) {
+                        block_depth -= 1;
+                    }
                 }
                 i = end;
             }
@@ -56,6 +74,19 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
     }
     push(sql, start, bytes.len(), &mut out);
     out
+}
+
+/// Whether the words after an END make it MySQL's `END IF`, `END LOOP`, `END WHILE` or
+/// `END REPEAT`, which close no BEGIN.
+fn ends_compound(after: &str) -> bool {
+    let next: String = after
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect();
+    ["if", "loop", "while", "repeat"]
+        .iter()
+        .any(|w| next.eq_ignore_ascii_case(w))
 }
 
 fn is_trigger(head: &str) -> bool {
@@ -102,14 +133,13 @@ fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
         .map(|p| p + from)
 }
 
-/// Index just past a quoted string starting at `i`; a doubled quote or a backslash
-/// escapes the quote (the backslash only matters on MySQL, and is harmless elsewhere
-/// because botdb's own files never end a string with a backslash).
-fn skip_quoted(bytes: &[u8], i: usize) -> usize {
+/// Index just past a quoted string starting at `i`; a doubled quote escapes the quote, and
+/// so does a backslash when `backslash_escapes` (PostgreSQL's `E'…'`).
+fn skip_quoted(bytes: &[u8], i: usize, backslash_escapes: bool) -> usize {
     let quote = bytes[i];
     let mut j = i + 1;
     while j < bytes.len() {
-        if bytes[j] == b'\\' && quote == b'\'' {
+        if bytes[j] == b'\\' && backslash_escapes {
             j += 2;
         } else if bytes[j] == quote {
             if bytes.get(j + 1) == Some(&quote) {
@@ -189,6 +219,30 @@ mod tests {
         assert_eq!(got[1], (6, "DROP TABLE x"));
         // BEGIN on its own (a transaction) is a statement, not a block.
         assert_eq!(texts("BEGIN; SELECT 1; COMMIT;").len(), 3);
+        // CASE … END inside a trigger closes no block.
+        let sql = "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  UPDATE a SET x = CASE WHEN NEW.y THEN 1 ELSE 0 END;\n  UPDATE a SET z = 1;\nEND;\nSELEKT 1;";
+        let got = texts(sql);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[1], (5, "SELEKT 1"));
+        // Nor do MySQL's END IF and END LOOP.
+        let sql = "CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN\n  IF NEW.x < 0 THEN SET NEW.x = 0; END IF;\nEND;\nSELEKT 1;";
+        assert_eq!(texts(sql).len(), 2, "{:?}", texts(sql));
+    }
+
+    #[test]
+    fn backslashes_are_plain_except_in_escape_strings() {
+        // Standard SQL (PostgreSQL, SQLite): a backslash does not escape the quote.
+        assert_eq!(
+            texts("INSERT INTO t VALUES ('C:\\');\nSELEKT 1;"),
+            [(1, "INSERT INTO t VALUES ('C:\\')"), (2, "SELEKT 1")]
+        );
+        // PostgreSQL's E'…' strings: it does.
+        assert_eq!(
+            texts("SELECT E'it\\'s;';\nSELEKT 1;"),
+            [(1, "SELECT E'it\\'s;'"), (2, "SELEKT 1")]
+        );
+        // A column named like `type` followed by a string is not an escape string.
+        assert_eq!(texts("SELECT type'x\\';\nSELEKT 1;").len(), 2);
     }
 
     #[test]
