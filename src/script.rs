@@ -285,13 +285,8 @@ pub fn sha256_hex(text: &str) -> String {
 /// left it out (diesel runs such a file; a script would glue it to the next statement).
 fn terminated(body: &str) -> String {
     let mut text = body.trim_end().to_string();
-    let last_line = text
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    if !last_line.trim_start().starts_with("--") && !text.ends_with(';') && !text.is_empty() {
-        text.push(';');
+    if let Some(at) = crate::statements::missing_terminator(&text) {
+        text.insert(at, ';');
     }
     text.push('\n');
     text
@@ -322,6 +317,8 @@ mod tests {
         assert_eq!(terminated("SELECT 1;\n\n"), "SELECT 1;\n");
         assert_eq!(terminated("SELECT 1"), "SELECT 1;\n");
         assert_eq!(terminated("SELECT 1;\n-- done"), "SELECT 1;\n-- done\n");
+        // Not inside the trailing comment, where the client would never see it.
+        assert_eq!(terminated("SELECT 1\n-- done"), "SELECT 1;\n-- done\n");
     }
 
     #[test]

@@ -29,15 +29,7 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
     let mut case_depth = 0usize;
     while i < bytes.len() {
         match bytes[i] {
-            b'\'' | b'"' | b'`' => {
-                let escapes = bytes[i] == b'\''
-                    && i > 0
-                    && matches!(bytes[i - 1], b'E' | b'e')
-                    && !bytes
-                        .get(i.wrapping_sub(2))
-                        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-                i = skip_quoted(bytes, i, escapes);
-            }
+            b'\'' | b'"' | b'`' => i = skip_quoted(bytes, i, is_escape_string(bytes, i)),
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
                 i = find(bytes, i, b"\n").map_or(bytes.len(), |e| e + 1)
             }
@@ -74,6 +66,47 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
     }
     push(sql, start, bytes.len(), &mut out);
     out
+}
+
+/// Where a `;` must go when the last statement of `sql` has none: just after its last
+/// character of code, before any trailing comment. `None` when it ends with `;` or holds
+/// no code at all.
+pub fn missing_terminator(sql: &str) -> Option<usize> {
+    let bytes = sql.as_bytes();
+    let mut last = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        i = match bytes[i] {
+            b'\'' | b'"' | b'`' => skip_quoted(bytes, i, is_escape_string(bytes, i)),
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                find(bytes, i, b"\n").map_or(bytes.len(), |e| e + 1)
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                find(bytes, i + 2, b"*/").map_or(bytes.len(), |e| e + 2)
+            }
+            b'$' => skip_dollar_quoted(sql, i),
+            _ => i + 1,
+        };
+        let comment = bytes[start..].starts_with(b"--") || bytes[start..].starts_with(b"/*");
+        if !comment && !bytes[start].is_ascii_whitespace() {
+            last = Some((i, bytes[start]));
+        }
+    }
+    match last {
+        Some((end, byte)) if byte != b';' => Some(end),
+        _ => None,
+    }
+}
+
+/// Whether the quote at `i` opens PostgreSQL's `E'…'`, where a backslash escapes.
+fn is_escape_string(bytes: &[u8], i: usize) -> bool {
+    bytes[i] == b'\''
+        && i > 0
+        && matches!(bytes[i - 1], b'E' | b'e')
+        && !bytes
+            .get(i.wrapping_sub(2))
+            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
 }
 
 /// Whether the words after an END make it MySQL's `END IF`, `END LOOP`, `END WHILE` or
@@ -227,6 +260,16 @@ mod tests {
         // Nor do MySQL's END IF and END LOOP.
         let sql = "CREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN\n  IF NEW.x < 0 THEN SET NEW.x = 0; END IF;\nEND;\nSELEKT 1;";
         assert_eq!(texts(sql).len(), 2, "{:?}", texts(sql));
+    }
+
+    #[test]
+    fn a_missing_last_semicolon_goes_before_trailing_comments() {
+        assert_eq!(missing_terminator("SELECT 1;\n-- done\n"), None);
+        assert_eq!(missing_terminator("-- only a comment\n"), None);
+        let sql = "SELECT 1\n-- done\n/* really */\n";
+        assert_eq!(missing_terminator(sql), Some("SELECT 1".len()));
+        assert_eq!(missing_terminator("SELECT ';'"), Some(10));
+        assert_eq!(missing_terminator("SELECT 1; -- x;"), None);
     }
 
     #[test]
