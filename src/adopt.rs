@@ -4,7 +4,8 @@
 
 use diesel::sql_types::Text;
 use diesel::{ExpressionMethods, QueryDsl, QueryableByName};
-use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
+use scoped_futures::ScopedFutureExt;
 
 use crate::admin::Scratch;
 use crate::drift::{self, Difference};
@@ -89,27 +90,33 @@ impl Database {
             conn.batch_execute(&create)
                 .await
                 .map_err(|e| Error::query("creating the bookkeeping tables", e))?;
-            // One row at a time: diesel's SQLite backend has no multi-row insert here. A stamp
-            // that stops part-way is finished by running it again.
-            for m in add {
-                diesel::insert_into(__diesel_schema_migrations)
-                    .values(version.eq(&m.version))
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| Error::query("recording the stamped migrations", e))?;
-            }
             let remove: Vec<&str> = remove.iter().map(|m| m.version.as_str()).collect();
-            diesel::delete(__diesel_schema_migrations.filter(version.eq_any(&remove)))
-                .execute(&mut conn)
+            let remove = &remove;
+            // All or nothing: a stamp that fails part-way records nothing.
+            let work = transaction_body(&*conn, |conn| {
+                async move {
+                    use crate::migrate::bookkeeping::__botdb_migrations::dsl as botdb;
+                    // One row at a time: diesel's SQLite backend has no multi-row insert.
+                    for m in add {
+                        diesel::insert_into(__diesel_schema_migrations)
+                            .values(version.eq(&m.version))
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    diesel::delete(__diesel_schema_migrations.filter(version.eq_any(remove)))
+                        .execute(&mut *conn)
+                        .await?;
+                    diesel::delete(botdb::__botdb_migrations.filter(botdb::version.eq_any(remove)))
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                }
+                .scope_boxed()
+            });
+            (*conn)
+                .transaction(work)
                 .await
                 .map_err(|e| Error::query("recording the stamped migrations", e))?;
-            {
-                use crate::migrate::bookkeeping::__botdb_migrations::dsl as botdb;
-                diesel::delete(botdb::__botdb_migrations.filter(botdb::version.eq_any(&remove)))
-                    .execute(&mut conn)
-                    .await
-                    .map_err(|e| Error::query("recording the stamped migrations", e))?;
-            }
         });
         Ok(Stamped { recorded, removed })
     }
@@ -266,6 +273,17 @@ impl Database {
         let actual = self.introspect().await?;
         Ok(drift::compare(&expected?, &actual, Some(&BOT_TABLES)))
     }
+}
+
+/// Types a transaction's body for `conn`'s connection type: inside `with_connection!` the
+/// type is different for each backend and cannot be written out.
+fn transaction_body<'a, C, F>(_conn: &C, body: F) -> F
+where
+    F: for<'r> FnOnce(
+        &'r mut C,
+    ) -> scoped_futures::ScopedBoxFuture<'a, 'r, diesel::QueryResult<()>>,
+{
+    body
 }
 
 /// How an operator settled a dirty migration.
