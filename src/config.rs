@@ -141,8 +141,16 @@ impl DatabaseUrl {
             reason,
         };
         let parsed = url::Url::parse(&normalised).map_err(|e| invalid(e.to_string()))?;
-        if parsed.host_str().is_none_or(str::is_empty) {
-            return Err(invalid("it names no host".into()));
+        // PostgreSQL's driver takes a Unix socket in place of the host (libpq's
+        // `postgres:///DB?host=/run/postgresql`); MySQL's needs a host besides `?socket=`.
+        let pg_socket = backend == Backend::Postgres
+            && parsed
+                .query_pairs()
+                .any(|(k, v)| k == "host" && v.starts_with('/'));
+        if parsed.host_str().is_none_or(str::is_empty) && !pg_socket {
+            return Err(invalid(
+                "it names no host (for a Unix socket: postgres:///DB?host=/run/postgresql, or mysql://USER@localhost/DB?socket=/run/mysqld/mysqld.sock)".into(),
+            ));
         }
         if parsed.path().trim_start_matches('/').is_empty() {
             return Err(invalid(
@@ -230,12 +238,17 @@ impl DatabaseUrl {
     /// Whether the database is on this machine: a SQLite file, or a server on a loopback
     /// address or a Unix socket.
     pub fn is_local(&self) -> bool {
+        // A socket given in the query decides where the driver connects, whatever the host.
+        let socket = url::Url::parse(&self.target).is_ok_and(|u| {
+            u.query_pairs()
+                .any(|(k, v)| (k == "host" && v.starts_with('/')) || k == "socket")
+        });
         match self.host_port() {
+            _ if socket => true,
             None => true,
             Some((host, _)) => {
                 let host = host.trim_start_matches('[').trim_end_matches(']');
                 host == "localhost"
-                    || host.starts_with('/')
                     || host
                         .parse::<std::net::IpAddr>()
                         .is_ok_and(|ip| ip.is_loopback())
@@ -464,6 +477,16 @@ mod tests {
             .expect("valid")
             .is_local());
         assert!(DatabaseUrl::parse("x.db").expect("valid").is_local());
+        let socket = DatabaseUrl::parse("postgres:///shop?host=/run/postgresql").expect("valid");
+        assert!(socket.is_local());
+        assert_eq!(socket.database_name(), "shop");
+        assert!(
+            DatabaseUrl::parse("mysql://u@db.example/shop?socket=/run/mysqld/mysqld.sock")
+                .expect("valid")
+                .is_local()
+        );
+        assert!(DatabaseUrl::parse("mysql:///shop?socket=/run/mysqld/mysqld.sock").is_err());
+        assert!(DatabaseUrl::parse("postgres:///shop").is_err());
         assert!(!DatabaseUrl::parse("postgres://u@db.internal/shop")
             .expect("valid")
             .is_local());

@@ -234,3 +234,59 @@ fn seed_refuses_an_unmigrated_database() -> TestResult {
     assert!(String::from_utf8_lossy(&out.stderr).contains("run `botdb migrate` first"));
     Ok(())
 }
+
+/// MySQL over its Unix socket (`?socket=`): the socket, not the host and port, decides
+/// where botdb connects, and such a server counts as local for `reset`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_over_its_unix_socket() -> TestResult {
+    #[derive(diesel::QueryableByName)]
+    struct Socket {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        socket: String,
+    }
+    let Some(t) = TestDb::create(Backend::Mysql).await else {
+        return Ok(());
+    };
+    let db = t.connect().await;
+    let socket = botdb::with_connection!(db.pool(), |conn| {
+        use diesel_async::RunQueryDsl;
+        diesel::sql_query("SELECT @@socket AS socket")
+            .get_result::<Socket>(&mut conn)
+            .await?
+            .socket
+    });
+    if !std::path::Path::new(&socket).exists() {
+        eprintln!("skipped: the server's socket {socket} is not on this machine");
+        return Ok(());
+    }
+    let mut url = url::Url::parse(&t.url)?;
+    // Nothing listens on port 1: only the socket can answer.
+    url.set_port(Some(1)).map_err(|()| "port")?;
+    url.query_pairs_mut().append_pair("socket", &socket);
+    let out = botdb()
+        .args(["--database-url", url.as_str(), "migrate"])
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("migrate: 6 migrations"), "{stdout}");
+    assert_eq!(
+        crate::support::recorded_versions(&db).await?,
+        crate::support::VERSIONS
+    );
+
+    // A host that is not this machine, but the socket is: reset is allowed.
+    url.set_host(Some("db.example.invalid"))?;
+    let out = botdb()
+        .args(["--database-url", url.as_str(), "reset"])
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--yes"), "{stderr}");
+    assert!(!stderr.contains("--force-remote"), "{stderr}");
+    Ok(())
+}
