@@ -73,11 +73,17 @@ pub fn migration_texts(source: &Source, backend: Backend) -> Result<Vec<Migratio
                 Some(dir) => {
                     let folder = dir.join(&id.name);
                     let read = |file: &str| std::fs::read_to_string(folder.join(file));
-                    let up = read("up.sql").map_err(|e| Error::MigrationsDir {
+                    let unreadable = |file: &str, e: std::io::Error| Error::MigrationsDir {
                         path: folder.clone(),
-                        message: format!("cannot read up.sql: {e}"),
-                    })?;
-                    (up, read("down.sql").ok())
+                        message: format!("cannot read {file}: {e}"),
+                    };
+                    let up = read("up.sql").map_err(|e| unreadable("up.sql", e))?;
+                    let down = match read("down.sql") {
+                        Ok(down) => Some(down),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                        Err(e) => return Err(unreadable("down.sql", e)),
+                    };
+                    (up, down)
                 }
             };
             Ok(MigrationText {
