@@ -34,6 +34,22 @@ fn index_sql(backend: Backend) -> (&'static str, &'static str) {
     }
 }
 
+/// A copy of the backend's migrations plus the one that runs outside a transaction.
+fn with_migration_outside(
+    t: &TestDb,
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error + Send + Sync>> {
+    let dir = copy_migrations(t.backend, &t.scratch_dir())?;
+    let (up, down) = index_sql(t.backend);
+    add_migration(
+        &dir,
+        OUTSIDE,
+        up,
+        down,
+        Some("run_in_transaction = false\n"),
+    )?;
+    Ok(dir)
+}
+
 /// For each migration the script records (by its INSERT into diesel's table), and for
 /// the line `statement`: whether it is inside a BEGIN … COMMIT of the script.
 fn transaction_map(script: &str, statement: &str) -> (Vec<(String, bool)>, Vec<bool>) {
@@ -75,15 +91,8 @@ fn stdout_of(run: (Option<i32>, String, String)) -> String {
 per_backend!(migrations_outside_a_transaction);
 
 async fn migrations_outside_a_transaction(t: TestDb) -> TestResult {
-    let dir = copy_migrations(t.backend, &t.scratch_dir())?;
-    let (up, down) = index_sql(t.backend);
-    add_migration(
-        &dir,
-        OUTSIDE,
-        up,
-        down,
-        Some("run_in_transaction = false\n"),
-    )?;
+    let dir = with_migration_outside(&t)?;
+    let (up, _) = index_sql(t.backend);
     add_migration(
         &dir,
         AFTER,
@@ -285,15 +294,7 @@ async fn a_failure_after_it_is_reported_truthfully() -> TestResult {
 }
 
 async fn failure_after_it(t: TestDb) -> TestResult {
-    let dir = copy_migrations(t.backend, &t.scratch_dir())?;
-    let (up, down) = index_sql(t.backend);
-    add_migration(
-        &dir,
-        OUTSIDE,
-        up,
-        down,
-        Some("run_in_transaction = false\n"),
-    )?;
+    let dir = with_migration_outside(&t)?;
     for (name, up, down) in [
         (
             AFTER,
