@@ -2,8 +2,6 @@
 //! PostgreSQL / MariaDB server named by TEST_POSTGRES_URL / TEST_MYSQL_URL, dropped
 //! again when the test ends.
 
-#![allow(dead_code)]
-
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 
