@@ -1,0 +1,157 @@
+//! Test databases: a temporary SQLite file, or a uniquely named database on the
+//! PostgreSQL / MariaDB server named by TEST_POSTGRES_URL / TEST_MYSQL_URL, dropped
+//! again when the test ends.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use botdb::{Backend, Database};
+use diesel_async::{
+    AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection,
+};
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub backend: Backend,
+    /// The URL botdb connects with.
+    pub url: String,
+    name: String,
+    admin_url: Option<String>,
+    dir: Option<tempfile::TempDir>,
+}
+
+fn unique_name() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "botdb_t{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The server URL for a backend's tests, or `None` when its variable is not set.
+pub fn server_url(backend: Backend) -> Option<String> {
+    let var = match backend {
+        Backend::Sqlite => return None,
+        Backend::Postgres => "TEST_POSTGRES_URL",
+        Backend::Mysql => "TEST_MYSQL_URL",
+    };
+    std::env::var(var).ok().filter(|v| !v.is_empty())
+}
+
+/// `url` with its database (path) replaced by `name`.
+pub fn with_database(url: &str, name: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("TEST_*_URL must be a valid URL");
+    parsed.set_path(&format!("/{name}"));
+    parsed.to_string()
+}
+
+impl TestDb {
+    /// A new empty database, or `None` (after saying so) when the backend is not configured.
+    pub async fn create(backend: Backend) -> Option<TestDb> {
+        let name = unique_name();
+        if backend == Backend::Sqlite {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join(format!("{name}.sqlite3"));
+            return Some(TestDb {
+                backend,
+                url: format!("sqlite://{}", path.display()),
+                name,
+                admin_url: None,
+                dir: Some(dir),
+            });
+        }
+        let Some(admin) = server_url(backend) else {
+            eprintln!(
+                "skipped: set TEST_{}_URL to run the {backend} tests",
+                backend.name().to_uppercase()
+            );
+            return None;
+        };
+        admin_execute(backend, &admin, &format!("CREATE DATABASE {name}")).await;
+        Some(TestDb {
+            backend,
+            url: with_database(&admin, &name),
+            name,
+            admin_url: Some(admin),
+            dir: None,
+        })
+    }
+
+    /// The database's name (the file stem on SQLite).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs SQL on the server's administration database (not this database).
+    pub async fn admin(&self, sql: &str) {
+        if let Some(admin) = &self.admin_url {
+            admin_execute(self.backend, admin, sql).await;
+        }
+    }
+
+    /// The SQLite file, for SQLite databases.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        self.dir
+            .as_ref()
+            .map(|d| d.path().join(format!("{}.sqlite3", self.name)))
+    }
+
+    /// A folder that lives as long as the database, for files a test needs.
+    pub fn scratch_dir(&self) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("{}_scratch", self.name));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        dir
+    }
+
+    pub async fn connect(&self) -> Database {
+        Database::connect(&self.url)
+            .await
+            .expect("connect to the test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ =
+            std::fs::remove_dir_all(std::env::temp_dir().join(format!("{}_scratch", self.name)));
+        let Some(admin) = self.admin_url.clone() else {
+            return;
+        };
+        let (backend, name) = (self.backend, self.name.clone());
+        let sql = match backend {
+            Backend::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            _ => format!("DROP DATABASE IF EXISTS {name}"),
+        };
+        // Drop runs inside the test's runtime, which cannot block on another future.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(admin_execute(backend, &admin, &sql));
+        })
+        .join();
+    }
+}
+
+async fn admin_execute(backend: Backend, admin_url: &str, sql: &str) {
+    match backend {
+        Backend::Postgres => {
+            let mut conn = AsyncPgConnection::establish(admin_url)
+                .await
+                .expect("connect to TEST_POSTGRES_URL");
+            conn.batch_execute(sql).await.expect(sql);
+        }
+        Backend::Mysql => {
+            let mut conn = AsyncMysqlConnection::establish(admin_url)
+                .await
+                .expect("connect to TEST_MYSQL_URL");
+            conn.batch_execute(sql).await.expect(sql);
+        }
+        Backend::Sqlite => {}
+    }
+}
