@@ -4,11 +4,10 @@
 
 use botdb::{Backend, Database};
 
-use crate::cli::botdb;
 use crate::per_backend;
 use crate::python_bot::shape;
 use crate::support::{
-    bot_tables, check_content, count, execute, insert_batch, row_counts, tracked_as_applied,
+    bot_tables, botdb, check_content, count, execute, insert_batch, row_counts, tracked_as_applied,
     TestDb, TestResult, VERSIONS,
 };
 

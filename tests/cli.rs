@@ -4,16 +4,7 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 
 use crate::per_backend;
-use crate::support::{TestDb, TestResult, VERSIONS};
-
-/// The binary, with no database configured from the outside.
-pub fn botdb() -> Command {
-    let mut cmd = Command::cargo_bin("botdb").expect("the botdb binary is built");
-    cmd.env_remove("DATABASE_URL")
-        .env_remove("DB_URL")
-        .env_remove("RUST_LOG");
-    cmd
-}
+use crate::support::{botdb, TestDb, TestResult, VERSIONS};
 
 fn stdout_of(cmd: &mut Command) -> String {
     let out = cmd.output().expect("run botdb");

@@ -3,8 +3,7 @@
 
 use assert_cmd::Command;
 
-use crate::cli::botdb;
-use crate::support::{server_url, with_database, TestDb, TestResult};
+use crate::support::{botdb, server_url, with_database, TestDb, TestResult};
 use botdb::Backend;
 
 const PASSWORD: &str = "s3cr3t-Pa55";

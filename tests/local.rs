@@ -3,9 +3,8 @@
 
 use botdb::Backend;
 
-use crate::cli::botdb;
 use crate::per_backend;
-use crate::support::{execute, row_counts, server_url, with_database, TestDb, TestResult};
+use crate::support::{botdb, execute, row_counts, server_url, with_database, TestDb, TestResult};
 
 per_backend!(
     check_reports_each_kind_of_drift,

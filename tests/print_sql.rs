@@ -5,10 +5,9 @@ use std::process::Output;
 
 use botdb::{Backend, RevertTarget, Source};
 
-use crate::cli::botdb;
 use crate::per_backend;
 use crate::support::{
-    add_migration, apply_with_client, copy_migrations, recorded_versions, run_botdb, TestDb,
+    add_migration, apply_with_client, botdb, copy_migrations, recorded_versions, run_botdb, TestDb,
     TestResult, VERSIONS,
 };
 

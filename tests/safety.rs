@@ -4,9 +4,8 @@ use std::time::{Duration, Instant};
 
 use botdb::Backend;
 
-use crate::cli::botdb;
 use crate::per_backend;
-use crate::support::{recorded_versions, run_botdb, TestDb, TestResult, VERSIONS};
+use crate::support::{botdb, recorded_versions, run_botdb, TestDb, TestResult, VERSIONS};
 
 per_backend!(concurrent_migrations_run_each_step_once);
 

@@ -1,8 +1,19 @@
 //! The built `botdb` binary.
 
+use assert_cmd::Command;
+
+/// The binary, with no database configured from the outside.
+pub fn botdb() -> Command {
+    let mut cmd = Command::cargo_bin("botdb").expect("the botdb binary is built");
+    cmd.env_remove("DATABASE_URL")
+        .env_remove("DB_URL")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
 /// `botdb --database-url URL --migrations-dir DIR ARGS…`: exit code, stdout, stderr.
 pub fn run_botdb(url: &str, dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = crate::cli::botdb()
+    let out = botdb()
         .args([
             "--database-url",
             url,

@@ -11,7 +11,7 @@ mod db;
 mod files;
 mod sql;
 
-pub use cli::run_botdb;
+pub use cli::{botdb, run_botdb};
 pub use data::{check_content, insert_batch};
 pub use db::{server_url, with_database, TestDb};
 pub use files::{add_migration, apply_with_client, copy_migrations};
