@@ -13,6 +13,7 @@ use diesel::sql_types::BigInt;
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 
+use crate::per_backend;
 use crate::support::{count, execute, recorded_versions, TestDb, TestResult, VERSIONS};
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -44,24 +45,10 @@ fn rows(backend: Backend) -> i64 {
     }
 }
 
-/// A `sqlite` and a `postgres` test for each async fn named (MySQL commits DDL as it
-/// goes, so an interrupted run there leaves the database dirty: see tests/safety.rs).
-macro_rules! kill_tests {
-    ($($test:ident),*) => {$(
-        mod $test {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $crate::support::run(botdb::Backend::Sqlite, super::$test).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $crate::support::run(botdb::Backend::Postgres, super::$test).await
-            }
-        }
-    )*};
-}
-
-kill_tests!(
+// SQLite and PostgreSQL only: MySQL commits DDL as it goes, so an interrupted run there
+// leaves the database dirty (see tests/safety.rs).
+per_backend!(
+    sqlite, postgres;
     killed_with_sigkill_mid_migration,
     stopped_with_sigterm_mid_migration
 );

@@ -45,23 +45,42 @@ where
     }
 }
 
-/// Generates a `sqlite`, `postgres` and `mysql` test for each async fn named.
+/// Generates a `sqlite`, `postgres` and `mysql` test for each async fn named:
+/// `per_backend!(fn_a, fn_b)`. A backend list before a `;` generates only those:
+/// `per_backend!(sqlite, postgres; fn_a, fn_b)`.
 #[macro_export]
 macro_rules! per_backend {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                $crate::support::run(botdb::Backend::Sqlite, super::$test).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                $crate::support::run(botdb::Backend::Postgres, super::$test).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mysql() {
-                $crate::support::run(botdb::Backend::Mysql, super::$test).await
-            }
-        }
+    ($($backend:ident),+ ; $($test:ident),* $(,)?) => {
+        $crate::per_backend!(@each [$($backend),+] $($test),*);
+    };
+    ($($test:ident),* $(,)?) => {
+        $crate::per_backend!(sqlite, postgres, mysql; $($test),*);
+    };
+    (@each $backends:tt $($test:ident),*) => {$(
+        $crate::per_backend!(@module $test $backends);
     )*};
+    (@module $test:ident [$($backend:ident),+]) => {
+        mod $test {$(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $backend() {
+                $crate::support::run($crate::per_backend!(@backend $backend), super::$test).await
+            }
+        )+}
+    };
+    (@backend sqlite) => {
+        botdb::Backend::Sqlite
+    };
+    (@backend postgres) => {
+        botdb::Backend::Postgres
+    };
+    (@backend mysql) => {
+        botdb::Backend::Mysql
+    };
+    (@backend $other:ident) => {
+        compile_error!(concat!(
+            "per_backend!: unknown backend `",
+            stringify!($other),
+            "` (sqlite, postgres or mysql)"
+        ))
+    };
 }
