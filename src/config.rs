@@ -8,6 +8,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::backend::Backend;
 use crate::error::Error;
 
 /// The SQLite file used when no URL is configured anywhere.
@@ -15,35 +16,6 @@ pub const DEFAULT_SQLITE_PATH: &str = "data/botdb.sqlite3";
 
 /// The environment variables botdb reads a URL from, in order of precedence.
 pub const URL_VARIABLES: [&str; 2] = ["DATABASE_URL", "DB_URL"];
-
-/// The three database backends botdb supports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// SQLite, the embedded default.
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-    /// MySQL or MariaDB.
-    Mysql,
-}
-
-impl Backend {
-    /// The name used in folders (`migrations/<name>`) and output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-            Backend::Mysql => "mysql",
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Where a resolved URL came from; shown in logs so operators know which setting won.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,8 +77,8 @@ impl DatabaseUrl {
             Some((base, driver)) => (base.to_ascii_lowercase(), Some(driver)),
             None => (scheme.to_ascii_lowercase(), None),
         };
-        match base.as_str() {
-            "sqlite" | "sqlite3" => {
+        match Backend::from_scheme(&base) {
+            Some((Backend::Sqlite, _)) => {
                 let path = sqlite_path(rest, driver.is_some());
                 if path.is_empty() {
                     // SQLite would open a temporary database and forget it on exit.
@@ -117,9 +89,8 @@ impl DatabaseUrl {
                 }
                 Ok(Self::sqlite(&path))
             }
-            "postgres" | "postgresql" => Self::server(Backend::Postgres, "postgres", raw, rest),
-            "mysql" | "mariadb" => Self::server(Backend::Mysql, "mysql", raw, rest),
-            _ => Err(Error::UnknownScheme {
+            Some((backend, scheme)) => Self::server(backend, scheme, raw, rest),
+            None => Err(Error::UnknownScheme {
                 scheme: scheme.to_string(),
                 url: redact_unparsed(raw),
             }),
@@ -204,11 +175,7 @@ impl DatabaseUrl {
 
     /// The server's host and port (with the backend's default port), for server URLs.
     pub fn host_port(&self) -> Option<(String, u16)> {
-        let default = match self.backend {
-            Backend::Sqlite => return None,
-            Backend::Postgres => 5432,
-            Backend::Mysql => 3306,
-        };
+        let default = self.backend.default_port()?;
         let parsed = url::Url::parse(&self.target).ok()?;
         Some((
             parsed.host_str()?.to_string(),

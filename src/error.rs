@@ -123,7 +123,7 @@ pub enum Error {
 
     /// A file botdb manages (a backup, a SQLite file) cannot be read, written or removed.
     #[error("cannot {verb} {}: {message}; check the path and its permissions", path.display())]
-    Output {
+    File {
         /// What botdb was doing to it: `read`, `write`, `remove`, `list`.
         verb: &'static str,
         /// The file.
@@ -198,19 +198,19 @@ pub enum Error {
     Refused(String),
 
     /// A query botdb issues itself (bookkeeping, introspection) failed.
-    #[error("{what} failed: {message}; {}", query_hint(what))]
+    #[error("{doing} failed: {message}; {}", doing.hint())]
     Query {
         /// What botdb was doing.
-        what: &'static str,
+        doing: Doing,
         /// The database's message.
         message: String,
     },
 }
 
 impl Error {
-    pub(crate) fn query(what: &'static str, e: impl std::fmt::Display) -> Self {
+    pub(crate) fn query(doing: Doing, e: impl std::fmt::Display) -> Self {
         Error::Query {
-            what,
+            doing,
             message: one_line(&e.to_string()),
         }
     }
@@ -221,31 +221,145 @@ pub(crate) fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// What to do when one of botdb's own queries fails, by what it was doing.
-fn query_hint(what: &str) -> &'static str {
-    match what {
-        "loading the embedded migrations" | "finding the migration's SQL" | "finding the embedded SQL" => {
-            "the binary's migrations do not match their SQL: rebuild botdb (cargo build), and report it if that does not help"
+/// What botdb was doing when one of its own queries failed. It names the work in the
+/// message and picks the advice, so rewording one cannot change the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Doing {
+    /// Listing the database's tables.
+    ListTables,
+    /// Reading a table's columns.
+    ReadColumns,
+    /// Reading a table's indexes.
+    ReadIndexes,
+    /// Reading a table's foreign keys.
+    ReadForeignKeys,
+    /// Reading a table's triggers.
+    ReadTriggers,
+    /// Reading diesel's `__diesel_schema_migrations`.
+    ReadApplied,
+    /// Reading botdb's `__botdb_migrations`.
+    ReadTracking,
+    /// Reading Alembic's `alembic_version`.
+    ReadAlembicVersion,
+    /// Checking whether a database exists.
+    CheckExists,
+    /// Counting the rows a revert would delete.
+    CountLosses,
+    /// Creating the bookkeeping tables.
+    CreateBookkeeping,
+    /// Recording migrations applied in one transaction.
+    RecordApplied,
+    /// Recording the checksums of migrations applied before botdb kept them.
+    RecordChecksums,
+    /// Recording a migration as running, applied or dirty.
+    RecordState,
+    /// Recording a reverted migration.
+    RecordReverted,
+    /// Recording stamped migrations.
+    RecordStamped,
+    /// Recording how a dirty migration was resolved.
+    RecordResolution,
+    /// Dropping `alembic_version`.
+    DropAlembicVersion,
+    /// Inserting demo data.
+    Seed,
+    /// Loading the migrations compiled into the binary.
+    LoadEmbedded,
+    /// Finding a migration's SQL text.
+    FindMigrationSql,
+    /// Finding an embedded migration's SQL text.
+    FindEmbeddedSql,
+    /// Taking or releasing the migration lock.
+    TakeLock,
+    /// Opening SQLite's migration lock file.
+    OpenLockFile,
+    /// Backing a SQLite database up.
+    Backup,
+    /// Creating a database.
+    CreateDatabase,
+    /// Dropping a database.
+    DropDatabase,
+}
+
+impl Doing {
+    /// The work, as the message names it.
+    pub fn text(self) -> &'static str {
+        match self {
+            Doing::ListTables => "listing tables",
+            Doing::ReadColumns => "reading columns",
+            Doing::ReadIndexes => "reading indexes",
+            Doing::ReadForeignKeys => "reading foreign keys",
+            Doing::ReadTriggers => "reading triggers",
+            Doing::ReadApplied => "reading __diesel_schema_migrations",
+            Doing::ReadTracking => "reading __botdb_migrations",
+            Doing::ReadAlembicVersion => "reading alembic_version",
+            Doing::CheckExists => "checking whether the database exists",
+            Doing::CountLosses => "counting what the revert would delete",
+            Doing::CreateBookkeeping => "creating the bookkeeping tables",
+            Doing::RecordApplied => "recording applied migrations",
+            Doing::RecordChecksums => "recording checksums",
+            Doing::RecordState => "recording the migration's state",
+            Doing::RecordReverted => "recording the reverted migration",
+            Doing::RecordStamped => "recording the stamped migrations",
+            Doing::RecordResolution => "recording the resolution",
+            Doing::DropAlembicVersion => "dropping alembic_version",
+            Doing::Seed => "seeding demo data",
+            Doing::LoadEmbedded => "loading the embedded migrations",
+            Doing::FindMigrationSql => "finding the migration's SQL",
+            Doing::FindEmbeddedSql => "finding the embedded SQL",
+            Doing::TakeLock => "taking the migration lock",
+            Doing::OpenLockFile => "opening the migration lock file",
+            Doing::Backup => "backing up the SQLite database",
+            Doing::CreateDatabase => "creating the database",
+            Doing::DropDatabase => "dropping the database",
         }
-        "taking the migration lock" => {
-            "check the connection to the database and run again (a lock dies with its session)"
+    }
+
+    /// What to do when it failed.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Doing::LoadEmbedded | Doing::FindMigrationSql | Doing::FindEmbeddedSql => {
+                "the binary's migrations do not match their SQL: rebuild botdb (cargo build), and report it if that does not help"
+            }
+            Doing::TakeLock => {
+                "check the connection to the database and run again (a lock dies with its session)"
+            }
+            Doing::OpenLockFile => {
+                "check that the SQLite database's folder is writable by this user"
+            }
+            Doing::Backup => {
+                "check free disk space and that the database's folder is writable, or pass --no-backup"
+            }
+            Doing::CreateDatabase | Doing::DropDatabase => {
+                "check that the database user may create and drop databases (or do it by hand)"
+            }
+            Doing::ListTables
+            | Doing::ReadColumns
+            | Doing::ReadIndexes
+            | Doing::ReadForeignKeys
+            | Doing::ReadTriggers
+            | Doing::ReadApplied
+            | Doing::ReadTracking
+            | Doing::ReadAlembicVersion
+            | Doing::CheckExists
+            | Doing::CountLosses => "check that the database user may read the schema",
+            Doing::CreateBookkeeping
+            | Doing::RecordApplied
+            | Doing::RecordChecksums
+            | Doing::RecordState
+            | Doing::RecordReverted
+            | Doing::RecordStamped
+            | Doing::RecordResolution
+            | Doing::DropAlembicVersion
+            | Doing::Seed => "check that the database user may create and write tables in this database",
         }
-        "opening the migration lock file" => {
-            "check that the SQLite database's folder is writable by this user"
-        }
-        "backing up the SQLite database" => {
-            "check free disk space and that the database's folder is writable, or pass --no-backup"
-        }
-        "creating the database" | "dropping the database" => {
-            "check that the database user may create and drop databases (or do it by hand)"
-        }
-        w if ["reading", "listing", "counting", "checking"]
-            .iter()
-            .any(|verb| w.starts_with(verb)) =>
-        {
-            "check that the database user may read the schema"
-        }
-        _ => "check that the database user may create and write tables in this database",
+    }
+}
+
+impl std::fmt::Display for Doing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.text())
     }
 }
 
@@ -262,21 +376,21 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {
-    use super::Error;
+    use super::{Doing, Error};
 
     #[test]
     fn a_failed_query_says_what_to_do_for_what_it_was_doing() {
-        let read = Error::query("reading __botdb_migrations", "permission denied").to_string();
+        let read = Error::query(Doing::ReadTracking, "permission denied").to_string();
         assert_eq!(
             read,
             "reading __botdb_migrations failed: permission denied; check that the database user may read the schema"
         );
-        let write = Error::query("recording checksums", "read-only").to_string();
+        let write = Error::query(Doing::RecordChecksums, "read-only").to_string();
         assert!(
             write.ends_with("may create and write tables in this database"),
             "{write}"
         );
-        let backup = Error::query("backing up the SQLite database", "disk full").to_string();
+        let backup = Error::query(Doing::Backup, "disk full").to_string();
         assert!(backup.ends_with("or pass --no-backup"), "{backup}");
     }
 }

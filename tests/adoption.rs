@@ -155,7 +155,7 @@ async fn python_databases_are_adopted_at_every_revision(t: TestDb) -> TestResult
         }
         assert_eq!(shape(&db.introspect().await?), expected_shape, "{revision}");
         // The adopted and the applied migrations all have their checksums recorded.
-        for m in botdb::script::embedded_sql(t.backend) {
+        for m in botdb::migration::embedded::embedded_sql(t.backend) {
             let version = m.name[..17].replace('-', "");
             assert_eq!(
                 tracked_as_applied(&db, &version, m.up).await?,

@@ -199,7 +199,7 @@ async fn setup_reset_and_seed(t: TestDb) -> TestResult {
     .await;
     if t.backend != Backend::Sqlite {
         let db = botdb::DatabaseUrl::parse(&url)?;
-        botdb::admin::drop(&db).await?;
+        botdb::db::admin::drop_database(&db).await?;
     }
     result
 }

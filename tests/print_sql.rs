@@ -148,7 +148,7 @@ async fn print_sql_reads_the_migrations_dir(t: TestDb) -> TestResult {
     add_migration(&dir, EXTRA, up, down, None)?;
     let header = format!(
         "-- {EXTRA}\n-- version 20300101000000, up.sql sha256 {}\n",
-        botdb::script::sha256_hex(up)
+        botdb::checksum::sha256_hex(up)
     );
     let record = "INSERT INTO __diesel_schema_migrations (version) VALUES ('20300101000000');";
     let with = offline(Some(&dir), &[])?;
@@ -200,7 +200,7 @@ async fn print_sql_reads_the_migrations_dir(t: TestDb) -> TestResult {
     assert!(
         script.contains(&format!(
             "-- {EXTRA}\n-- version 20300101000000, down.sql sha256 {}\n",
-            botdb::script::sha256_hex(down)
+            botdb::checksum::sha256_hex(down)
         )) && script.contains(down.trim_end()),
         "{script}"
     );
@@ -220,7 +220,7 @@ async fn print_sql_never_writes(t: TestDb) -> TestResult {
     let db = t.connect().await;
     let hash = || {
         t.sqlite_path().map(|p| {
-            std::fs::read(p).map(|b| botdb::script::sha256_hex(&String::from_utf8_lossy(&b)))
+            std::fs::read(p).map(|b| botdb::checksum::sha256_hex(&String::from_utf8_lossy(&b)))
         })
     };
     let before = hash().transpose()?;
@@ -408,12 +408,12 @@ fn embedded_sql_matches_embedded_migrations() -> TestResult {
             .into_iter()
             .map(|m| m.name)
             .collect();
-        let table: Vec<&str> = botdb::script::embedded_sql(backend)
+        let table: Vec<&str> = botdb::migration::embedded::embedded_sql(backend)
             .iter()
             .map(|m| m.name)
             .collect();
         assert_eq!(table, embedded, "{backend}");
-        for m in botdb::script::embedded_sql(backend) {
+        for m in botdb::migration::embedded::embedded_sql(backend) {
             let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("migrations")
                 .join(backend.name())

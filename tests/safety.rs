@@ -597,7 +597,7 @@ async fn redo_refuses_to_delete_data_without_yes(t: TestDb) -> TestResult {
     }
     if let Some(path) = t.sqlite_path() {
         assert!(
-            botdb::backup::backups(&path)?.is_empty(),
+            botdb::ops::backup::backups(&path)?.is_empty(),
             "no backup for a redo that does not run"
         );
     }
@@ -723,14 +723,14 @@ async fn sqlite_backups_are_kept_and_restored() -> TestResult {
             &["migrate", "--to", version, "--keep-backups", "2"],
         );
         assert_eq!(code, Some(0), "{stderr}");
-        let backups = botdb::backup::backups(&path)?;
+        let backups = botdb::ops::backup::backups(&path)?;
         // The first run starts from an empty file: nothing to back up.
         assert_eq!(backups.len(), i.min(2), "{backups:?}");
     }
     let (code, stdout, _) = run_botdb(&t.url, &dir, &["migrate", "--to", "2024-12-20-215903"]);
     assert!(code == Some(0) && stdout.starts_with("nothing to migrate"));
     assert_eq!(
-        botdb::backup::backups(&path)?.len(),
+        botdb::ops::backup::backups(&path)?.len(),
         2,
         "no backup when nothing changes"
     );
@@ -765,7 +765,9 @@ async fn sqlite_backups_are_kept_and_restored() -> TestResult {
         stderr.contains("botdb restored the database from the backup taken before the run"),
         "{stderr}"
     );
-    let newest = botdb::backup::backups(&path)?.pop().ok_or("a backup")?;
+    let newest = botdb::ops::backup::backups(&path)?
+        .pop()
+        .ok_or("a backup")?;
     assert_eq!(
         std::fs::read(&path)?,
         std::fs::read(&newest)?,
@@ -780,7 +782,7 @@ async fn sqlite_backups_are_kept_and_restored() -> TestResult {
     assert_eq!(after, before, "schema, versions and rows as before the run");
 
     // --no-backup: no new file, and nothing to restore.
-    let count = botdb::backup::backups(&path)?.len();
+    let count = botdb::ops::backup::backups(&path)?.len();
     let (code, _, stderr) = run_botdb(
         &t.url,
         &dir,
@@ -788,6 +790,6 @@ async fn sqlite_backups_are_kept_and_restored() -> TestResult {
     );
     assert_eq!(code, Some(2));
     assert!(!stderr.contains("restored"), "{stderr}");
-    assert_eq!(botdb::backup::backups(&path)?.len(), count);
+    assert_eq!(botdb::ops::backup::backups(&path)?.len(), count);
     Ok(())
 }

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::{CliError, GlobalArgs};
+use super::args::GlobalArgs;
+use super::error::CliError;
 
 /// Take over a database that Alembic managed: map its alembic_version onto botdb's
 /// history, check that the schema really is at that step, and record the matching
@@ -19,7 +20,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
     let db = global.connect().await?;
     let adoption = db.adopt(args.drop_alembic_version).await?;
     let mut out = std::io::stdout();
-    super::print_adoption(&mut out, &adoption)?;
+    super::output::print_adoption(&mut out, &adoption)?;
     let pending = db.status().await?.pending().count();
     writeln!(
         out,

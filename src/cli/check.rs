@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::{CliError, GlobalArgs, EXIT_CHECK_FAILED};
+use super::args::GlobalArgs;
+use super::error::{CliError, EXIT_CHECK_FAILED};
 
 /// Detect drift: compare the live schema with what the migrations produce at its version
 /// (tables, columns, type families, nullability, defaults, keys, unique constraints,

@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use botdb::{Event, RunOptions};
 
-use super::{print_adoption, settle, BackupArgs, CliError, GlobalArgs, Progress};
+use super::args::{BackupArgs, GlobalArgs};
+use super::error::CliError;
+use super::output::{print_adoption, Progress};
+use super::safety::settle;
 
 /// Apply pending migrations. A database the Python bot's Alembic managed is adopted
 /// first (see `botdb adopt`).
@@ -33,7 +36,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         per_migration: args.transaction_per_migration,
         allow_changed: args.allow_changed,
     });
-    let to = args.to.as_deref().map(botdb::migrate::normalize_version);
+    let to = args.to.as_deref().map(botdb::migration::normalize_version);
     let changes = db
         .status()
         .await?

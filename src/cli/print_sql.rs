@@ -3,11 +3,14 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use botdb::script::{self, Plan};
+use botdb::migration::Catalog;
+use botdb::ops::print_sql::{self, Plan};
 use botdb::{Backend, RevertTarget};
 
-use super::{CliError, GlobalArgs};
+use super::args::GlobalArgs;
+use super::error::CliError;
 
 /// Print the SQL that `migrate` (or `revert`) would run now, as one script the database's
 /// own client runs as it is. The applied migrations are read from the database without
@@ -77,40 +80,44 @@ impl Args {
                 to: self.to.clone(),
             };
         }
-        Plan::Revert(match (self.steps, &self.to, self.all) {
-            (_, _, true) => RevertTarget::All,
-            (_, Some(v), _) => RevertTarget::To(v.clone()),
-            (n, None, false) => RevertTarget::Steps(n.unwrap_or(1)),
-        })
+        Plan::Revert(RevertTarget::from_flags(
+            self.steps,
+            self.to.as_deref(),
+            self.all,
+        ))
     }
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let source = global.source();
-    let (dialect, applied): (Backend, Vec<String>) = if args.offline {
+    let (catalog, applied): (Arc<Catalog>, Vec<String>) = if args.offline {
         let dialect = match args.dialect {
             Some(d) => d.into(),
             None => global.url()?.backend(),
         };
-        let known = botdb::known_migrations(&source, dialect)?;
+        let catalog = Arc::new(Catalog::load(&source, dialect)?);
         let from = match (&args.from, args.revert) {
             (Some(v), _) => Some(v.as_str()),
-            (None, true) => known.last().map(|m| m.version.as_str()),
+            (None, true) => catalog.migrations().last().map(|m| m.id.version.as_str()),
             (None, false) => None,
         };
-        (dialect, script::applied_up_to(&known, from)?)
+        let applied = print_sql::applied_up_to(&catalog, from)?;
+        (catalog, applied)
     } else {
         let url = global.url()?;
-        let status = botdb::read_status(&url, &global.pool_options(), &source).await?;
-        (
-            url.backend(),
-            status.applied().map(|e| e.version.clone()).collect(),
+        let catalog = Arc::new(Catalog::load(&source, url.backend())?);
+        let status = botdb::database::read_status_of(
+            &url,
+            &global.pool_options(),
+            &source,
+            Arc::clone(&catalog),
         )
+        .await?;
+        let applied = status.applied().map(|e| e.version.clone()).collect();
+        (catalog, applied)
     };
-    let texts = script::migration_texts(&source, dialect)?;
-    let text = script::script(
-        dialect,
-        &texts,
+    let text = print_sql::script(
+        &catalog,
         &applied,
         &args.plan(),
         botdb::RunOptions {
@@ -120,7 +127,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
     )?;
     match &args.output {
         Some(path) => std::fs::write(path, text).map_err(|e| {
-            CliError::Botdb(botdb::Error::Output {
+            CliError::Botdb(botdb::Error::File {
                 verb: "write",
                 path: path.clone(),
                 message: e.to_string(),

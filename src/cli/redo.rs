@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use botdb::RevertTarget;
 
-use super::{confirm_losses, settle, BackupArgs, CliError, GlobalArgs, Progress};
+use super::args::{BackupArgs, GlobalArgs};
+use super::error::CliError;
+use super::output::Progress;
+use super::safety::{confirm_losses, settle};
 
 /// Revert the newest migrations and apply them again, to check a migration's down.sql.
 /// Data in what the revert drops is lost, so it asks first, as revert does.

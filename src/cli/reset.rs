@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use botdb::Error;
 
-use super::{CliError, GlobalArgs, Progress};
+use super::args::GlobalArgs;
+use super::error::CliError;
+use super::output::Progress;
 
 /// Drop the database with every row in it, create it again and migrate it. For local
 /// development: refuses without --yes, and refuses a server that is not on this machine

@@ -3,9 +3,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use botdb::adopt::Resolution;
+use botdb::ops::adopt::Resolution;
 
-use super::{CliError, GlobalArgs};
+use super::args::GlobalArgs;
+use super::error::CliError;
 
 /// Settle a migration that failed part-way on MySQL/MariaDB (the database is "dirty").
 /// First make the schema match one side by hand, then say which: --applied records the

@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 use botdb::RevertTarget;
 
-use super::{confirm_losses, settle, BackupArgs, CliError, GlobalArgs, Progress};
+use super::args::{BackupArgs, GlobalArgs};
+use super::error::CliError;
+use super::output::Progress;
+use super::safety::{confirm_losses, settle};
 
 /// Revert applied migrations, newest first: one by default. A revert that would delete
 /// data (a dropped table or column that holds some) says what, and asks first.
@@ -30,20 +33,9 @@ pub struct Args {
     pub backups: BackupArgs,
 }
 
-impl Args {
-    fn target(&self) -> RevertTarget {
-        match (self.steps, &self.to, self.all) {
-            (_, _, true) => RevertTarget::All,
-            (_, Some(v), _) => RevertTarget::To(v.clone()),
-            (Some(n), _, _) => RevertTarget::Steps(n),
-            (None, None, false) => RevertTarget::Steps(1),
-        }
-    }
-}
-
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let (db, lock) = global.connect_locked().await?;
-    let target = args.target();
+    let target = RevertTarget::from_flags(args.steps, args.to.as_deref(), args.all);
     confirm_losses(&db, &target, args.yes).await?;
     let changes = db.status().await?.applied().next().is_some();
     let backup = args.backups.take(&db, changes).await?;

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use botdb::Error;
 
-use super::{CliError, GlobalArgs};
+use super::args::GlobalArgs;
+use super::error::CliError;
 
 /// Load demo categories, products, users and purchases. Only missing rows are inserted,
 /// so running it twice gives the same data. The database must be fully migrated.

@@ -2,7 +2,9 @@
 
 use std::process::ExitCode;
 
-use super::{CliError, GlobalArgs, Progress};
+use super::args::GlobalArgs;
+use super::error::CliError;
+use super::output::Progress;
 
 /// Create the database if it does not exist (CREATE DATABASE through the server's
 /// maintenance database; on SQLite the file and its folder), then apply every migration.

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::{CliError, GlobalArgs};
+use super::args::GlobalArgs;
+use super::error::CliError;
 
 /// Record migrations as applied without running them (like Alembic's stamp or Flyway's
 /// baseline): every migration up to VERSION becomes applied, every later one pending.
@@ -29,7 +30,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
     for m in &stamped.removed {
         writeln!(out, "unstamped {m}")?;
     }
-    let at = super::position(
+    let at = super::output::position(
         &db,
         db.status()
             .await?

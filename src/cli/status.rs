@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use botdb::State;
 
-use super::{CliError, GlobalArgs, EXIT_CHECK_FAILED};
+use super::args::GlobalArgs;
+use super::error::{CliError, EXIT_CHECK_FAILED};
 
 /// List every migration as applied or pending, and any applied version this binary
 /// does not know. Never writes to the database.

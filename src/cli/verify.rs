@@ -3,7 +3,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use super::{CliError, GlobalArgs, EXIT_CHECK_FAILED};
+use botdb::migration::report::plural;
+
+use super::args::GlobalArgs;
+use super::error::{CliError, EXIT_CHECK_FAILED};
 
 /// For migration authors: on a scratch database (a temporary SQLite file, or a temporary
 /// database on the server of --database-url), apply every migration, revert them all,
@@ -14,7 +17,7 @@ pub struct Args {}
 
 pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let url = global.url()?;
-    let report = botdb::drift::verify(&url, &global.source()).await?;
+    let report = botdb::ops::check::verify(&url, &global.source()).await?;
     let mut out = std::io::stdout();
     for failure in &report.failures {
         writeln!(out, "failed   {failure}")?;
@@ -23,7 +26,7 @@ pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError>
         writeln!(
             out,
             "verify: {} go up, down and up again cleanly ({})",
-            super::plural(report.migrations, "migration"),
+            plural(report.migrations, "migration"),
             url.backend()
         )?;
         Ok(ExitCode::SUCCESS)
@@ -31,8 +34,8 @@ pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError>
         writeln!(
             out,
             "verify: {} in {} ({})",
-            super::plural(report.failures.len(), "problem"),
-            super::plural(report.migrations, "migration"),
+            plural(report.failures.len(), "problem"),
+            plural(report.migrations, "migration"),
             url.backend()
         )?;
         Ok(ExitCode::from(EXIT_CHECK_FAILED))

@@ -85,7 +85,7 @@ pub async fn tracked_as_applied(
         &format!(
             "SELECT COUNT(*) AS n FROM __botdb_migrations \
              WHERE version = '{version}' AND state = 'applied' AND checksum = '{}'",
-            botdb::script::sha256_hex(up)
+            botdb::checksum::sha256_hex(up)
         ),
     )
     .await

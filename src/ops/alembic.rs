@@ -3,6 +3,9 @@
 //! Adopting a database that Alembic managed starts from its `alembic_version` row: the
 //! revision says which of botdb's migrations the schema already contains.
 
+/// Alembic's version table.
+pub const ALEMBIC_TABLE: &str = "alembic_version";
+
 /// One Alembic revision of the Python bot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Revision {

@@ -7,41 +7,24 @@ use diesel::{ExpressionMethods, QueryDsl, QueryableByName};
 use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
 use scoped_futures::ScopedFutureExt;
 
-use crate::admin::Scratch;
-use crate::drift::{self, Difference};
-use crate::error::{Error, Result};
+use crate::database::Database;
+use crate::error::{Doing, Error, Result};
+use crate::introspect::compare::{compare, Difference};
 use crate::introspect::Introspect;
-use crate::migrate::bookkeeping::__diesel_schema_migrations::dsl::{
+use crate::migration::bookkeeping::tables::__diesel_schema_migrations::dsl::{
     __diesel_schema_migrations, version,
 };
-use crate::migrate::{self, MigrationId, BOOKKEEPING_TABLE};
-use crate::{alembic, with_connection, Database};
-
-/// Alembic's version table.
-pub const ALEMBIC_TABLE: &str = "alembic_version";
+use crate::migration::bookkeeping::{
+    create_sql, forget_applied, record_applied, track, untrack, TrackState, BOOKKEEPING_TABLE,
+};
+use crate::migration::catalog::MigrationId;
+use crate::migration::report::{Adoption, Stamped};
+use crate::ops::alembic::{self, ALEMBIC_TABLE};
+use crate::ops::scratch::schema_at;
+use crate::with_connection;
 
 /// The bot's tables, the ones adoption compares.
 pub const BOT_TABLES: [&str; 4] = ["categories", "products", "purchases", "users"];
-
-/// What a stamp changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Stamped {
-    /// Versions recorded as applied.
-    pub recorded: Vec<MigrationId>,
-    /// Versions removed from the record (they were after the stamped version).
-    pub removed: Vec<MigrationId>,
-}
-
-/// What an adoption did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Adoption {
-    /// The Alembic revision the database was at.
-    pub revision: String,
-    /// The migrations recorded as applied.
-    pub stamped: Vec<MigrationId>,
-    /// Whether `alembic_version` was dropped.
-    pub dropped_alembic_version: bool,
-}
 
 #[derive(QueryableByName)]
 struct Revision {
@@ -59,7 +42,7 @@ impl Database {
     async fn stamp_unlocked(&self, to: Option<&str>) -> Result<Stamped> {
         let known = self.known_migrations()?;
         let last = match to {
-            Some(v) => migrate::find_version(&known, v)?.version.clone(),
+            Some(v) => self.catalog()?.find(v)?.id.version.clone(),
             None => match known.last() {
                 Some(m) => m.version.clone(),
                 None => return Ok(Stamped::default()),
@@ -82,20 +65,15 @@ impl Database {
             .collect();
         let (add, remove) = (&recorded, &removed);
         with_connection!(self.pool(), |conn| {
-            let create = format!(
-                "{}\n{}",
-                diesel::migration::CREATE_MIGRATIONS_TABLE,
-                crate::run::CREATE_BOTDB_TABLE
-            );
-            conn.batch_execute(&create)
+            conn.batch_execute(&create_sql())
                 .await
-                .map_err(|e| Error::query("creating the bookkeeping tables", e))?;
+                .map_err(|e| Error::query(Doing::CreateBookkeeping, e))?;
             let remove: Vec<&str> = remove.iter().map(|m| m.version.as_str()).collect();
             let remove = &remove;
             // All or nothing: a stamp that fails part-way records nothing.
             let work = transaction_body(&*conn, |conn| {
                 async move {
-                    use crate::migrate::bookkeeping::__botdb_migrations::dsl as botdb;
+                    use crate::migration::bookkeeping::tables::__botdb_migrations::dsl as botdb;
                     // One row at a time: diesel's SQLite backend has no multi-row insert.
                     for m in add {
                         diesel::insert_into(__diesel_schema_migrations)
@@ -116,7 +94,7 @@ impl Database {
             (*conn)
                 .transaction(work)
                 .await
-                .map_err(|e| Error::query("recording the stamped migrations", e))?;
+                .map_err(|e| Error::query(Doing::RecordStamped, e))?;
         });
         Ok(Stamped { recorded, removed })
     }
@@ -134,7 +112,7 @@ impl Database {
                     .count()
                     .get_result(&mut conn)
                     .await
-                    .map_err(|e| Error::query("reading __diesel_schema_migrations", e))?;
+                    .map_err(|e| Error::query(Doing::ReadApplied, e))?;
                 if recorded > 0 {
                     return Ok(None);
                 }
@@ -142,7 +120,7 @@ impl Database {
             let rows = diesel::sql_query("SELECT version_num FROM alembic_version")
                 .load::<Revision>(&mut conn)
                 .await
-                .map_err(|e| Error::query("reading alembic_version", e))?;
+                .map_err(|e| Error::query(Doing::ReadAlembicVersion, e))?;
             match rows.as_slice() {
                 [one] => Ok(Some(one.version_num.clone())),
                 [] => Err(Error::Adoption {
@@ -235,7 +213,7 @@ impl Database {
             diesel::sql_query("SELECT version_num FROM alembic_version")
                 .load::<Revision>(&mut conn)
                 .await
-                .map_err(|e| Error::query("reading alembic_version", e))?
+                .map_err(|e| Error::query(Doing::ReadAlembicVersion, e))?
         })
         .into_iter()
         .map(|r| r.version_num)
@@ -254,24 +232,16 @@ impl Database {
         with_connection!(self.pool(), |conn| {
             conn.batch_execute("DROP TABLE alembic_version")
                 .await
-                .map_err(|e| Error::query("dropping alembic_version", e))?;
+                .map_err(|e| Error::query(Doing::DropAlembicVersion, e))?;
         });
         Ok(())
     }
 
     /// How the bot's tables differ from what botdb's migrations up to `to` create.
     async fn differences_from_step(&self, to: Option<&str>) -> Result<Vec<Difference>> {
-        let scratch = Scratch::create(self.url(), &self.source).await?;
-        let expected = match to {
-            Some(v) => match scratch.db.apply_pending(Some(v), &mut |_| {}).await {
-                Ok(_) => scratch.db.introspect().await,
-                Err(e) => Err(e),
-            },
-            None => scratch.db.introspect().await,
-        };
-        scratch.remove().await?;
+        let expected = schema_at(self, to).await?;
         let actual = self.introspect().await?;
-        Ok(drift::compare(&expected?, &actual, Some(&BOT_TABLES)))
+        Ok(compare(&expected, &actual, Some(&BOT_TABLES)))
     }
 }
 
@@ -300,32 +270,34 @@ impl Database {
     /// fixed the schema by hand, like golang-migrate's `force`.
     pub async fn resolve(&self, wanted: &str, resolution: Resolution) -> Result<MigrationId> {
         self.locked(async {
-            let known = self.known_migrations()?;
-            let id = migrate::find_version(&known, wanted)?.clone();
-            let (_, tracked) = self.bookkeeping_rows().await?;
-            if !tracked.iter().any(|t| t.version == id.version && t.state != "applied") {
+            let migration = self.catalog()?.find(wanted)?;
+            let id = migration.id.clone();
+            let (_, tracked) = self.ensure_bookkeeping().await?;
+            if !tracked
+                .iter()
+                .any(|t| t.version == id.version && t.state != TrackState::Applied)
+            {
                 return Err(Error::NotDirty(id.name));
             }
             let backend = self.backend();
-            let v = crate::sql::literal(backend, &crate::sql::Literal::Str(&id.version))?;
+            let forget = forget_applied(backend, &id.version)?;
             let sql = match resolution {
-                Resolution::Applied => {
-                    let texts = crate::script::migration_texts(&self.source, backend)?;
-                    let up = texts.iter().find(|t| t.id.version == id.version).map(|t| t.up.as_str()).unwrap_or("");
-                    format!(
-                        "DELETE FROM {BOOKKEEPING_TABLE} WHERE version = {v};\nINSERT INTO {BOOKKEEPING_TABLE} (version) VALUES ({v});\n{}",
-                        crate::run::track(backend, &id.version, &crate::script::sha256_hex(up), "applied")?
-                    )
-                }
-                Resolution::Reverted => format!(
-                    "DELETE FROM {BOOKKEEPING_TABLE} WHERE version = {v};\n{}",
-                    crate::run::untrack(backend, &id.version)?
+                Resolution::Applied => format!(
+                    "{forget}\n{}\n{}",
+                    record_applied(backend, &id.version)?,
+                    track(
+                        backend,
+                        &id.version,
+                        &migration.checksum,
+                        TrackState::Applied
+                    )?
                 ),
+                Resolution::Reverted => format!("{forget}\n{}", untrack(backend, &id.version)?),
             };
             with_connection!(self.pool(), |conn| {
                 conn.batch_execute(&sql)
                     .await
-                    .map_err(|e| Error::query("recording the resolution", e))?;
+                    .map_err(|e| Error::query(Doing::RecordResolution, e))?;
             });
             Ok(id)
         })

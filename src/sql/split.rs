@@ -295,7 +295,7 @@ mod tests {
             crate::Backend::Postgres,
             crate::Backend::Mysql,
         ] {
-            for m in crate::script::embedded_sql(backend) {
+            for m in crate::migration::embedded::embedded_sql(backend) {
                 for file in [Some(m.up), m.down].into_iter().flatten() {
                     let statements = split(file);
                     assert!(!statements.is_empty(), "{}", m.name);

@@ -7,23 +7,18 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use diesel::SqliteConnection;
 use diesel_async::pooled_connection::bb8;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, PoolError};
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{
-    AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection,
-};
-use futures_util::FutureExt;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
+use diesel_async::{AsyncMysqlConnection, AsyncPgConnection};
 
-use crate::config::{Backend, DatabaseUrl};
+use crate::backend::Backend;
+use crate::config::DatabaseUrl;
+use crate::db::sqlite::{sqlite_config, sqlite_target, SqliteAsync};
 use crate::error::{one_line, Error, Result};
 
-/// A SQLite connection usable from async code (diesel's sync driver on a blocking thread).
-pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
-
-/// How long a SQLite connection waits for another writer before failing with "database is locked".
-pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub mod admin;
+pub mod lock;
+pub mod sqlite;
 
 /// A pool of connections to one of the three backends.
 #[derive(Clone)]
@@ -78,35 +73,47 @@ impl Default for PoolOptions {
     }
 }
 
-/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend `$pool` is,
-/// and `$backend` to the matching [`Backend`]. The body is type-checked once per backend.
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend `$pool`
+/// (a [`Pool`]) is. The body is type-checked once per backend, so it is written once and
+/// stays generic; `?` inside it returns from the enclosing function, whose error type
+/// must convert from [`Error`](crate::Error).
+///
+/// ```no_run
+/// # async fn f(db: &botdb::Database) -> botdb::Result<()> {
+/// use diesel_async::SimpleAsyncConnection;
+/// botdb::with_connection!(db.pool(), |conn| {
+///     conn.batch_execute("SELECT 1").await.map_err(|e| botdb::Error::Refused(e.to_string()))?;
+/// });
+/// # Ok(())
+/// # }
+/// ```
 #[macro_export]
-#[doc(hidden)]
 macro_rules! with_connection {
     ($pool:expr, |$conn:ident| $body:expr) => {
         match $pool {
             $crate::db::Pool::Sqlite(pool) => {
                 #[allow(unused_mut)]
-                let mut $conn = $crate::db::checkout(pool, $crate::config::Backend::Sqlite).await?;
+                let mut $conn =
+                    $crate::db::checkout(pool, $crate::backend::Backend::Sqlite).await?;
                 $body
             }
             $crate::db::Pool::Postgres(pool) => {
                 #[allow(unused_mut)]
                 let mut $conn =
-                    $crate::db::checkout(pool, $crate::config::Backend::Postgres).await?;
+                    $crate::db::checkout(pool, $crate::backend::Backend::Postgres).await?;
                 $body
             }
             $crate::db::Pool::Mysql(pool) => {
                 #[allow(unused_mut)]
-                let mut $conn = $crate::db::checkout(pool, $crate::config::Backend::Mysql).await?;
+                let mut $conn = $crate::db::checkout(pool, $crate::backend::Backend::Mysql).await?;
                 $body
             }
         }
     };
 }
 
-/// Takes a connection out of a pool, owned so it can move into a blocking migration harness.
-#[doc(hidden)]
+/// Takes a connection out of a pool, owned so it can move into a blocking migration
+/// harness. [`with_connection!`](crate::with_connection) calls it.
 pub async fn checkout<C>(
     pool: &bb8::Pool<C>,
     backend: Backend,
@@ -278,45 +285,4 @@ pub(crate) fn connect_error(url: &DatabaseUrl, raw: &str) -> Error {
         message,
         hint,
     }
-}
-
-/// The string diesel's SQLite driver opens: a plain path, or a read-only `file:` URI.
-fn sqlite_target(path: &Path, read_only: bool) -> Result<String> {
-    let text = path.to_string_lossy().into_owned();
-    if read_only {
-        // SQLite URI syntax: these characters would otherwise start the query or fragment.
-        let escaped = text
-            .replace('%', "%25")
-            .replace('?', "%3f")
-            .replace('#', "%23");
-        return Ok(format!("file:{escaped}?mode=ro"));
-    }
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| Error::CreateDir {
-            path: parent.to_path_buf(),
-            source,
-        })?;
-    }
-    Ok(text)
-}
-
-/// Every SQLite connection enforces foreign keys and waits for a busy database instead of failing.
-fn sqlite_config() -> ManagerConfig<SqliteAsync> {
-    let mut config = ManagerConfig::default();
-    config.custom_setup = Box::new(|target: &str| {
-        let target = target.to_string();
-        async move {
-            let mut conn = SqliteAsync::establish(&target).await?;
-            let pragmas = format!(
-                "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {};",
-                SQLITE_BUSY_TIMEOUT.as_millis()
-            );
-            conn.batch_execute(&pragmas)
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            Ok(conn)
-        }
-        .boxed()
-    });
-    config
 }

@@ -3,17 +3,19 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::Backend;
-use crate::error::{Error, Result};
-use crate::introspect::Introspect;
-use crate::sql::{literal, Literal};
-use crate::{with_connection, Database};
+use crate::backend::Backend;
+use crate::checksum;
+use crate::database::Database;
+use crate::error::{Doing, Error, Result};
+use crate::introspect::{user_tables, Introspect};
+use crate::sql::literal::{literal, Literal};
+use crate::with_connection;
 
 /// Backups kept by default.
 pub const DEFAULT_KEEP: usize = 5;
 
 fn io_error(verb: &'static str, path: &Path, e: std::io::Error) -> Error {
-    Error::Output {
+    Error::File {
         verb,
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -78,7 +80,7 @@ impl Database {
             return Ok(None);
         };
         let tables = with_connection!(self.pool(), |conn| conn.tables().await?);
-        if crate::introspect::user_tables(tables).next().is_none() {
+        if user_tables(tables).next().is_none() {
             tracing::debug!("the database holds no tables yet: no backup needed");
             return Ok(None);
         }
@@ -91,7 +93,7 @@ impl Database {
             use diesel_async::SimpleAsyncConnection;
             conn.batch_execute(&sql)
                 .await
-                .map_err(|e| Error::query("backing up the SQLite database", e))?;
+                .map_err(|e| Error::query(Doing::Backup, e))?;
         });
         let all = backups(&path)?;
         for old in all.iter().take(all.len().saturating_sub(keep.max(1))) {
@@ -109,9 +111,8 @@ impl Database {
 
 /// The SHA-256 of a file's bytes, to tell whether a failed run changed the database.
 pub fn digest(path: &Path) -> Result<Vec<u8>> {
-    use sha2::Digest;
     let bytes = std::fs::read(path).map_err(|e| io_error("read", path, e))?;
-    Ok(sha2::Sha256::digest(&bytes).to_vec())
+    Ok(checksum::digest(&bytes))
 }
 
 /// Puts `backup` in place of the database file at `db`. Every connection to it must be

@@ -5,10 +5,11 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use crate::error::{Error, Result};
+use crate::database::Database;
+use crate::error::{Doing, Error, Result};
 use crate::models::{NewCategory, NewProduct, NewPurchase, NewUser};
 use crate::schema::{categories, products, purchases, users};
-use crate::{with_connection, Database};
+use crate::with_connection;
 
 const CATEGORIES: [&str; 3] = ["E-books", "Music", "Software"];
 
@@ -71,7 +72,24 @@ pub struct Seeded {
 }
 
 fn seed_error(e: diesel::result::Error) -> Error {
-    Error::query("seeding demo data", e)
+    Error::query(Doing::Seed, e)
+}
+
+/// Runs `$insert` (a block that inserts one row) when `$existing` (a query for that row)
+/// finds nothing, and counts the insert in `$inserted`. A macro, not a function: the
+/// connection's type is different for each backend inside `with_connection!`.
+macro_rules! insert_missing {
+    ($conn:ident, $existing:expr, $inserted:expr, $insert:block) => {
+        let found: i64 = $existing
+            .count()
+            .get_result(&mut $conn)
+            .await
+            .map_err(seed_error)?;
+        if found == 0 {
+            $insert
+            $inserted += 1;
+        }
+    };
 }
 
 impl Database {
@@ -80,13 +98,8 @@ impl Database {
         let mut seeded = Seeded::default();
         with_connection!(self.pool(), |conn| {
             for name in CATEGORIES {
-                let found: i64 = categories::table
-                    .filter(categories::category_name.eq(name))
-                    .count()
-                    .get_result(&mut conn)
-                    .await
-                    .map_err(seed_error)?;
-                if found == 0 {
+                let existing = categories::table.filter(categories::category_name.eq(name));
+                insert_missing!(conn, existing, seeded.categories, {
                     diesel::insert_into(categories::table)
                         .values(&NewCategory {
                             category_name: name,
@@ -94,17 +107,11 @@ impl Database {
                         .execute(&mut conn)
                         .await
                         .map_err(seed_error)?;
-                    seeded.categories += 1;
-                }
+                });
             }
             for (name, description, price, category, hidden) in PRODUCTS {
-                let found: i64 = products::table
-                    .filter(products::name.eq(name))
-                    .count()
-                    .get_result(&mut conn)
-                    .await
-                    .map_err(seed_error)?;
-                if found == 0 {
+                let existing = products::table.filter(products::name.eq(name));
+                insert_missing!(conn, existing, seeded.products, {
                     let category_id: i32 = categories::table
                         .filter(categories::category_name.eq(category))
                         .select(categories::id)
@@ -124,17 +131,11 @@ impl Database {
                         .execute(&mut conn)
                         .await
                         .map_err(seed_error)?;
-                    seeded.products += 1;
-                }
+                });
             }
             for (telegram_id, username, first_name) in USERS {
-                let found: i64 = users::table
-                    .filter(users::telegram_id.eq(telegram_id))
-                    .count()
-                    .get_result(&mut conn)
-                    .await
-                    .map_err(seed_error)?;
-                if found == 0 {
+                let existing = users::table.filter(users::telegram_id.eq(telegram_id));
+                insert_missing!(conn, existing, seeded.users, {
                     let user = NewUser {
                         telegram_id,
                         username: Some(username),
@@ -146,17 +147,11 @@ impl Database {
                         .execute(&mut conn)
                         .await
                         .map_err(seed_error)?;
-                    seeded.users += 1;
-                }
+                });
             }
             for (telegram_id, product, payment_type, payment_id) in PURCHASES {
-                let found: i64 = purchases::table
-                    .filter(purchases::payment_id.eq(payment_id))
-                    .count()
-                    .get_result(&mut conn)
-                    .await
-                    .map_err(seed_error)?;
-                if found == 0 {
+                let existing = purchases::table.filter(purchases::payment_id.eq(payment_id));
+                insert_missing!(conn, existing, seeded.purchases, {
                     let user_id: i32 = users::table
                         .filter(users::telegram_id.eq(telegram_id))
                         .select(users::id)
@@ -181,8 +176,7 @@ impl Database {
                         .execute(&mut conn)
                         .await
                         .map_err(seed_error)?;
-                    seeded.purchases += 1;
-                }
+                });
             }
         });
         Ok(seeded)

@@ -2,15 +2,15 @@
 //! it on a scratch database (so rebuilds and renames are judged by their effect, not their
 //! text); the live database then says how many rows or values sit in them.
 
-use diesel::sql_types::BigInt;
-use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 
-use crate::admin::Scratch;
-use crate::error::{Error, Result};
-use crate::migrate::{self, RevertTarget};
-use crate::sql::identifier;
-use crate::{with_connection, Database};
+use crate::database::Database;
+use crate::db::admin::Count;
+use crate::error::{Doing, Error, Result};
+use crate::migration::plan::{plan_down, RevertTarget};
+use crate::ops::scratch::Scratch;
+use crate::sql::literal::identifier;
+use crate::with_connection;
 
 /// Data a revert would delete.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -37,25 +37,18 @@ impl std::fmt::Display for Loss {
     }
 }
 
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
 impl Database {
     /// The data reverting to `target` would delete: dropped tables with rows, and dropped
     /// columns with non-NULL values. An error means it cannot be told (e.g. the account may
     /// not create the scratch database this needs).
     pub async fn revert_losses(&self, target: &RevertTarget) -> Result<Vec<Loss>> {
-        let known = self.known_migrations()?;
         let applied: Vec<String> = self
             .status()
             .await?
             .applied()
             .map(|e| e.version.clone())
             .collect();
-        let reverted = migrate::plan_down(&known, &applied, target)?;
+        let reverted = plan_down(self.catalog()?, &applied, target)?;
         let Some(newest) = applied.iter().max() else {
             return Ok(Vec::new());
         };
@@ -65,7 +58,7 @@ impl Database {
             .max()
             .cloned();
 
-        let scratch = Scratch::create(self.url(), &self.source).await?;
+        let scratch = Scratch::like(self).await?;
         let schemas = async {
             scratch.db.apply_pending(Some(newest), &mut |_| {}).await?;
             let before = scratch.db.introspect().await?;
@@ -117,7 +110,7 @@ impl Database {
                 diesel::sql_query(sql)
                     .get_result::<Count>(&mut conn)
                     .await
-                    .map_err(|e| Error::query("counting what the revert would delete", e))?
+                    .map_err(|e| Error::query(Doing::CountLosses, e))?
                     .n
             });
             if count > 0 {

@@ -168,6 +168,96 @@ fn compare_table(expected: &Table, actual: &Table) -> Vec<String> {
     out
 }
 
+/// Whether a diesel SQL type admits NULL, read off its type rather than written down again.
+trait Nullability {
+    const NULLABLE: bool;
+}
+
+impl Nullability for diesel::sql_types::is_nullable::IsNullable {
+    const NULLABLE: bool = true;
+}
+
+impl Nullability for diesel::sql_types::is_nullable::NotNull {
+    const NULLABLE: bool = false;
+}
+
+/// The columns of a `table!`'s `all_columns` tuple: (name, nullable).
+trait ColumnList {
+    fn columns() -> Vec<(&'static str, bool)>;
+}
+
+macro_rules! column_list {
+    ($($c:ident),+) => {
+        impl<$($c),+> ColumnList for ($($c,)+)
+        where
+            $($c: diesel::Column, <$c::SqlType as diesel::sql_types::SqlType>::IsNull: Nullability,)+
+            $($c::SqlType: diesel::sql_types::SqlType,)+
+        {
+            fn columns() -> Vec<(&'static str, bool)> {
+                vec![$(($c::NAME, <<$c::SqlType as diesel::sql_types::SqlType>::IsNull as Nullability>::NULLABLE)),+]
+            }
+        }
+    };
+}
+
+column_list!(A, B, C, D);
+column_list!(A, B, C, D, E, F, G);
+column_list!(A, B, C, D, E, F, G, H);
+column_list!(A, B, C, D, E, F, G, H, I);
+
+fn model<T: diesel::Table>(name: &'static str) -> (&'static str, Vec<(&'static str, bool)>)
+where
+    T::AllColumns: ColumnList,
+{
+    (name, T::AllColumns::columns())
+}
+
+/// What `src/schema.rs` declares: each table's columns and whether they are nullable.
+pub fn model_columns() -> Vec<(&'static str, Vec<(&'static str, bool)>)> {
+    use crate::schema::{categories, products, purchases, users};
+    vec![
+        model::<categories::table>("categories"),
+        model::<products::table>("products"),
+        model::<purchases::table>("purchases"),
+        model::<users::table>("users"),
+    ]
+}
+
+/// How the live schema differs from `src/schema.rs`: missing tables and columns, columns
+/// schema.rs does not know, and nullability.
+pub fn compare_models(actual: &Schema) -> Vec<Difference> {
+    let mut out = Vec::new();
+    for (table, columns) in model_columns() {
+        let diff = |detail: String| Difference {
+            table: table.to_string(),
+            detail,
+        };
+        let Some(live) = actual.tables.get(table) else {
+            out.push(diff("table in src/schema.rs missing".into()));
+            continue;
+        };
+        for (name, nullable) in &columns {
+            match live.columns.iter().find(|c| c.name == *name) {
+                None => out.push(diff(format!("column {name} in src/schema.rs missing"))),
+                Some(c) if c.nullable != *nullable => out.push(diff(format!(
+                    "column {name}: src/schema.rs says {}, the database {}",
+                    if *nullable { "nullable" } else { "NOT NULL" },
+                    if c.nullable { "nullable" } else { "NOT NULL" }
+                ))),
+                Some(_) => {}
+            }
+        }
+        for c in live
+            .columns
+            .iter()
+            .filter(|c| !columns.iter().any(|(n, _)| *n == c.name))
+        {
+            out.push(diff(format!("column {} not in src/schema.rs", c.name)));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,240 +350,4 @@ mod tests {
         assert_eq!(type_family("int(11)"), "integer");
         assert_eq!(type_family("BIGINT"), "bigint");
     }
-}
-
-/// Whether a diesel SQL type admits NULL, read off its type rather than written down again.
-trait Nullability {
-    const NULLABLE: bool;
-}
-
-impl Nullability for diesel::sql_types::is_nullable::IsNullable {
-    const NULLABLE: bool = true;
-}
-
-impl Nullability for diesel::sql_types::is_nullable::NotNull {
-    const NULLABLE: bool = false;
-}
-
-/// The columns of a `table!`'s `all_columns` tuple: (name, nullable).
-trait ColumnList {
-    fn columns() -> Vec<(&'static str, bool)>;
-}
-
-macro_rules! column_list {
-    ($($c:ident),+) => {
-        impl<$($c),+> ColumnList for ($($c,)+)
-        where
-            $($c: diesel::Column, <$c::SqlType as diesel::sql_types::SqlType>::IsNull: Nullability,)+
-            $($c::SqlType: diesel::sql_types::SqlType,)+
-        {
-            fn columns() -> Vec<(&'static str, bool)> {
-                vec![$(($c::NAME, <<$c::SqlType as diesel::sql_types::SqlType>::IsNull as Nullability>::NULLABLE)),+]
-            }
-        }
-    };
-}
-
-column_list!(A, B, C, D);
-column_list!(A, B, C, D, E, F, G);
-column_list!(A, B, C, D, E, F, G, H);
-column_list!(A, B, C, D, E, F, G, H, I);
-
-fn model<T: diesel::Table>(name: &'static str) -> (&'static str, Vec<(&'static str, bool)>)
-where
-    T::AllColumns: ColumnList,
-{
-    (name, T::AllColumns::columns())
-}
-
-/// What `src/schema.rs` declares: each table's columns and whether they are nullable.
-pub fn model_columns() -> Vec<(&'static str, Vec<(&'static str, bool)>)> {
-    use crate::schema::{categories, products, purchases, users};
-    vec![
-        model::<categories::table>("categories"),
-        model::<products::table>("products"),
-        model::<purchases::table>("purchases"),
-        model::<users::table>("users"),
-    ]
-}
-
-/// How the live schema differs from `src/schema.rs`: missing tables and columns, columns
-/// schema.rs does not know, and nullability.
-pub fn compare_models(actual: &Schema) -> Vec<Difference> {
-    let mut out = Vec::new();
-    for (table, columns) in model_columns() {
-        let diff = |detail: String| Difference {
-            table: table.to_string(),
-            detail,
-        };
-        let Some(live) = actual.tables.get(table) else {
-            out.push(diff("table in src/schema.rs missing".into()));
-            continue;
-        };
-        for (name, nullable) in &columns {
-            match live.columns.iter().find(|c| c.name == *name) {
-                None => out.push(diff(format!("column {name} in src/schema.rs missing"))),
-                Some(c) if c.nullable != *nullable => out.push(diff(format!(
-                    "column {name}: src/schema.rs says {}, the database {}",
-                    if *nullable { "nullable" } else { "NOT NULL" },
-                    if c.nullable { "nullable" } else { "NOT NULL" }
-                ))),
-                Some(_) => {}
-            }
-        }
-        for c in live
-            .columns
-            .iter()
-            .filter(|c| !columns.iter().any(|(n, _)| *n == c.name))
-        {
-            out.push(diff(format!("column {} not in src/schema.rs", c.name)));
-        }
-    }
-    out
-}
-
-/// What `botdb check` found.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CheckReport {
-    /// The newest applied version the live database was compared at.
-    pub at: Option<String>,
-    /// Differences from what the migrations produce at that version.
-    pub migrations: Vec<Difference>,
-    /// Differences from src/schema.rs (compared only when nothing is pending).
-    pub models: Vec<Difference>,
-    /// Migrations not applied yet.
-    pub pending: usize,
-}
-
-impl CheckReport {
-    /// Whether the live database drifted.
-    pub fn drifted(&self) -> bool {
-        !self.migrations.is_empty() || !self.models.is_empty()
-    }
-}
-
-/// What `botdb verify` found: every place where a step did not give the schema it should.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct VerifyReport {
-    /// Migrations exercised.
-    pub migrations: usize,
-    /// What went wrong, each naming its step.
-    pub failures: Vec<String>,
-}
-
-impl crate::Database {
-    /// Compares the live schema with what the migrations produce at the database's
-    /// version (built on a scratch database), and, when nothing is pending, with
-    /// `src/schema.rs`. Tables other than botdb's (e.g. `alembic_version`) are ignored.
-    pub async fn check(&self) -> crate::Result<CheckReport> {
-        let status = self.status().await?;
-        let mut at = status.applied().map(|e| e.version.clone()).max();
-        let mut pending = status.pending().count();
-        // A database Alembic still manages is at the step its revision maps to.
-        if let Some(revision) = self.alembic_revision().await? {
-            if let Some(step) = crate::alembic::revision(&revision) {
-                at = step.version.map(str::to_string);
-                pending = status
-                    .migrations
-                    .iter()
-                    .filter(|e| at.as_ref().is_none_or(|a| e.version > *a))
-                    .count();
-            }
-        }
-        let scratch = crate::admin::Scratch::create(self.url(), &self.source).await?;
-        let expected = match &at {
-            Some(v) => match scratch.db.apply_pending(Some(v), &mut |_| {}).await {
-                Ok(_) => scratch.db.introspect().await,
-                Err(e) => Err(e),
-            },
-            None => scratch.db.introspect().await,
-        };
-        scratch.remove().await?;
-        let expected = expected?;
-        let actual = self.introspect().await?;
-        let mut tables: Vec<&str> = expected
-            .tables
-            .keys()
-            .chain(actual.tables.keys())
-            .map(String::as_str)
-            .collect();
-        tables.retain(|t| *t != crate::adopt::ALEMBIC_TABLE);
-        let migrations = compare(&expected, &actual, Some(&tables));
-        let models = if pending == 0 {
-            compare_models(&actual)
-        } else {
-            Vec::new()
-        };
-        Ok(CheckReport {
-            at,
-            migrations,
-            models,
-            pending,
-        })
-    }
-}
-
-/// On a scratch database like `like` (a temporary SQLite file, or a temporary database on
-/// the same server): applies every migration one by one, reverts them all one by one, and
-/// applies them again, checking after each step that the schema is exactly what it was at
-/// that version before; then compares the result with `src/schema.rs`.
-pub async fn verify(
-    like: &crate::DatabaseUrl,
-    source: &crate::Source,
-) -> crate::Result<VerifyReport> {
-    let scratch = crate::admin::Scratch::create(like, source).await?;
-    let result = verify_on(&scratch.db).await;
-    scratch.remove().await?;
-    result
-}
-
-async fn verify_on(db: &crate::Database) -> crate::Result<VerifyReport> {
-    let known = db.known_migrations()?;
-    let mut report = VerifyReport {
-        migrations: known.len(),
-        failures: Vec::new(),
-    };
-    let mut at_step = vec![db.introspect().await?];
-    for m in &known {
-        db.apply_pending(Some(&m.version), &mut |_| {}).await?;
-        at_step.push(db.introspect().await?);
-    }
-    let mut check = |when: String, expected: &Schema, actual: &Schema| {
-        if expected != actual {
-            let lines: Vec<String> = compare(expected, actual, None)
-                .iter()
-                .map(Difference::to_string)
-                .collect();
-            let detail = if lines.is_empty() {
-                "the schema differs in names, types or column order".to_string()
-            } else {
-                lines.join("; ")
-            };
-            report.failures.push(format!("{when}: {detail}"));
-        }
-    };
-    for (i, m) in known.iter().enumerate().rev() {
-        db.revert(&crate::RevertTarget::Steps(1), &mut |_| {})
-            .await?;
-        check(
-            format!("after reverting {m}"),
-            &at_step[i],
-            &db.introspect().await?,
-        );
-    }
-    for (i, m) in known.iter().enumerate() {
-        db.apply_pending(Some(&m.version), &mut |_| {}).await?;
-        check(
-            format!("after applying {m} again"),
-            &at_step[i + 1],
-            &db.introspect().await?,
-        );
-    }
-    let last = at_step.last().cloned().unwrap_or_default();
-    report.failures.extend(
-        compare_models(&last)
-            .iter()
-            .map(|d| format!("against src/schema.rs: {d}")),
-    );
-    Ok(report)
 }

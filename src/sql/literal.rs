@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 
-use crate::config::Backend;
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 
 /// A value to render as a SQL literal.
@@ -44,7 +44,7 @@ pub fn identifier(dialect: Backend, name: &str) -> Result<String> {
             reason: format!("`{name}` cannot be an identifier"),
         });
     }
-    let q = if dialect == Backend::Mysql { '`' } else { '"' };
+    let q = dialect.identifier_quote();
     let doubled: String = name
         .chars()
         .flat_map(|c| if c == q { vec![c, c] } else { vec![c] })
@@ -63,7 +63,7 @@ fn quote(dialect: Backend, s: &str) -> Result<String> {
     for c in s.chars() {
         match c {
             '\'' => out.push_str("''"),
-            '\\' if dialect == Backend::Mysql => out.push_str("\\\\"),
+            '\\' if dialect.backslash_escapes() => out.push_str("\\\\"),
             c => out.push(c),
         }
     }

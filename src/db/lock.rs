@@ -14,9 +14,10 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::QueryableByName;
 use diesel_async::{AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl};
 
+use crate::checksum::sha256_hex;
+use crate::config::DatabaseUrl;
 use crate::db::Pool;
-use crate::error::{Error, Result};
-use crate::Database;
+use crate::error::{Doing, Error, Result};
 
 /// The advisory lock key botdb uses on PostgreSQL ("botdb_mg" as bytes).
 pub const PG_LOCK_KEY: i64 = 0x626f_7464_625f_6d67;
@@ -49,12 +50,12 @@ struct PgGot {
 }
 
 fn lock_error(e: impl std::fmt::Display) -> Error {
-    Error::query("taking the migration lock", e)
+    Error::query(Doing::TakeLock, e)
 }
 
-fn timed_out(db: &Database, timeout: Duration) -> Error {
+fn timed_out(url: &DatabaseUrl, timeout: Duration) -> Error {
     Error::LockTimeout {
-        url: db.url().redacted(),
+        url: url.redacted(),
         seconds: timeout.as_secs(),
     }
 }
@@ -65,13 +66,14 @@ fn mysql_lock_name(database: &str) -> String {
     if name.chars().count() <= 64 {
         name
     } else {
-        format!("botdb:{}", &crate::script::sha256_hex(database)[..58])
+        format!("botdb:{}", &sha256_hex(database)[..58])
     }
 }
 
-impl Database {
-    /// Takes the migration lock, waiting up to `timeout` for another holder to finish.
-    pub async fn lock(&self, timeout: Duration) -> Result<MigrationLock> {
+impl MigrationLock {
+    /// Takes the migration lock on the database `url` names, through `pool`, waiting up
+    /// to `timeout` for another holder to finish.
+    pub async fn acquire(pool: &Pool, url: &DatabaseUrl, timeout: Duration) -> Result<Self> {
         let start = Instant::now();
         let mut announced = false;
         let mut announce = |what: &str| {
@@ -79,13 +81,13 @@ impl Database {
                 tracing::info!(
                     pid = std::process::id(),
                     "another botdb holds the migration lock on {}{what}; waiting up to {} s",
-                    self.url(),
+                    url,
                     timeout.as_secs()
                 );
                 announced = true;
             }
         };
-        let held = match self.pool() {
+        let held = match pool {
             Pool::Postgres(pool) => {
                 let mut conn = pool.dedicated_connection().await.map_err(lock_error)?;
                 loop {
@@ -98,7 +100,7 @@ impl Database {
                         break Held::Postgres(Box::new(conn));
                     }
                     if start.elapsed() >= timeout {
-                        return Err(timed_out(self, timeout));
+                        return Err(timed_out(url, timeout));
                     }
                     announce("");
                     tokio::time::sleep(POLL).await;
@@ -106,7 +108,7 @@ impl Database {
             }
             Pool::Mysql(pool) => {
                 let mut conn = pool.dedicated_connection().await.map_err(lock_error)?;
-                let name = mysql_lock_name(&self.url().database_name());
+                let name = mysql_lock_name(&url.database_name());
                 // GET_LOCK waits by itself; a zero-second try first tells whether to log.
                 let mut wait = 0;
                 let mut waited = false;
@@ -121,7 +123,7 @@ impl Database {
                         break Held::Mysql(Box::new(conn));
                     }
                     if waited || timeout.is_zero() {
-                        return Err(timed_out(self, timeout));
+                        return Err(timed_out(url, timeout));
                     }
                     announce("");
                     // Whole seconds, rounded up, so a timeout under a second still waits.
@@ -131,15 +133,13 @@ impl Database {
                 }
             }
             Pool::Sqlite(_) => {
-                let path = format!("{}.lock", self.url().database_name());
+                let path = format!("{}.lock", url.database_name());
                 let file = std::fs::OpenOptions::new()
                     .create(true)
                     .truncate(false)
                     .write(true)
                     .open(&path)
-                    .map_err(|e| {
-                        Error::query("opening the migration lock file", format!("{path}: {e}"))
-                    })?;
+                    .map_err(|e| Error::query(Doing::OpenLockFile, format!("{path}: {e}")))?;
                 loop {
                     match file.try_lock() {
                         Ok(()) => break Held::Sqlite(file),
@@ -149,7 +149,7 @@ impl Database {
                         }
                     }
                     if start.elapsed() >= timeout {
-                        return Err(timed_out(self, timeout));
+                        return Err(timed_out(url, timeout));
                     }
                     announce(&format!(" ({path})"));
                     tokio::time::sleep(POLL).await;
@@ -165,9 +165,7 @@ impl Database {
         }
         Ok(MigrationLock { held })
     }
-}
 
-impl MigrationLock {
     /// Releases the lock.
     pub async fn release(self) -> Result<()> {
         match self.held {

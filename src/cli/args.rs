@@ -1,0 +1,133 @@
+//! The arguments every subcommand shares, and how they become a connected [`Database`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use botdb::config::{self, UrlSource};
+use botdb::{Database, DatabaseUrl, MigrationLock, PoolOptions, Source};
+use clap::{Args, Parser};
+
+use super::error::CliError;
+use super::Command;
+
+/// Schema migrations for the Telegram shop bot's database (SQLite, PostgreSQL, MySQL/MariaDB).
+///
+/// The database URL comes from --database-url, else DATABASE_URL, else the bot's DB_URL
+/// (each may be set in a .env file), else the embedded default sqlite://data/botdb.sqlite3.
+///
+/// Exit codes: 0 success, 1 a check failed (status --check, check, verify), 2 an error,
+/// 130 interrupted by Ctrl-C or SIGTERM.
+// No Debug: `database_url` is the URL as typed, password included.
+#[derive(Parser)]
+#[command(
+    name = "botdb",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Args)]
+pub struct GlobalArgs {
+    /// Database URL: sqlite://PATH, postgres://USER:PASS@HOST/DB, mysql://USER:PASS@HOST/DB,
+    /// or the bot's SQLAlchemy form (postgresql+asyncpg://…). [env: DATABASE_URL, DB_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Read migrations from this folder instead of the embedded ones: either one backend's
+    /// folder, or a root with sqlite/, postgres/ and mysql/ inside.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub migrations_dir: Option<PathBuf>,
+
+    /// Most connections in the pool.
+    #[arg(long, global = true, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pool_size: u32,
+
+    /// Seconds to wait for a connection before giving up.
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub connect_timeout: u64,
+
+    /// Wait up to SECONDS (default 60) for the database to accept connections, retrying
+    /// with backoff: for deploys that start the database and the bot together.
+    #[arg(long, global = true, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "60",
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub wait: Option<u64>,
+
+    /// Seconds migrate, revert, redo, stamp, adopt and resolve wait for another botdb's
+    /// migration lock on the same database before giving up (0: do not wait).
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
+    pub lock_timeout: u64,
+
+    /// More log output on stderr (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+impl GlobalArgs {
+    /// The URL to use, logged with where it came from.
+    pub fn url(&self) -> Result<DatabaseUrl, CliError> {
+        let (url, source) = config::resolve(self.database_url.as_deref())?;
+        match source {
+            UrlSource::Explicit => tracing::debug!(%url, "database from --database-url"),
+            UrlSource::Env(var) => tracing::debug!(%url, "database from {var}"),
+            UrlSource::Default => {
+                tracing::debug!(%url, "no database configured; using the embedded SQLite default")
+            }
+        }
+        Ok(url)
+    }
+
+    pub fn pool_options(&self) -> PoolOptions {
+        PoolOptions {
+            max_size: self.pool_size,
+            connect_timeout: Duration::from_secs(self.connect_timeout),
+            read_only: false,
+            wait: self.wait.map(Duration::from_secs),
+        }
+    }
+
+    pub fn source(&self) -> Source {
+        self.migrations_dir
+            .clone()
+            .map_or(Source::Embedded, Source::Dir)
+    }
+
+    /// Connects for a command that changes the schema, and takes the migration lock: the
+    /// command's backup, run and any restore all happen under it.
+    pub async fn connect_locked(&self) -> Result<(Database, MigrationLock), CliError> {
+        let db = self.connect().await?;
+        let lock = db.lock(Duration::from_secs(self.lock_timeout)).await?;
+        Ok((db.assume_locked(), lock))
+    }
+
+    /// Connects for a command that may write.
+    pub async fn connect(&self) -> Result<Database, CliError> {
+        let db = Database::connect_with(self.url()?, &self.pool_options()).await?;
+        Ok(db
+            .with_source(self.source())
+            .with_lock_timeout(Duration::from_secs(self.lock_timeout)))
+    }
+}
+
+/// SQLite backups around a command that changes the schema.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackupArgs {
+    /// SQLite: do not back the database file up first (so a failed run is not restored).
+    #[arg(long)]
+    pub no_backup: bool,
+
+    /// SQLite: how many backups to keep next to the database file.
+    #[arg(long, value_name = "N", default_value_t = botdb::ops::backup::DEFAULT_KEEP)]
+    pub keep_backups: usize,
+}

@@ -1,0 +1,373 @@
+//! [`Database`]: a pool plus the migrations that belong to its backend, and the core
+//! operations on it (apply, revert, redo, status, introspect). The features built on it
+//! (adopt, check, backups, seed, …) live in `ops/`, each adding its own `impl Database`.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::QueryDsl;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+
+use crate::backend::Backend;
+use crate::config::DatabaseUrl;
+use crate::db::lock::MigrationLock;
+use crate::db::{Pool, PoolOptions};
+use crate::error::{Doing, Error, Result};
+use crate::introspect::{Introspect, Schema};
+use crate::migration::apply::{apply, Run};
+use crate::migration::bookkeeping::{create_sql, tables, Tracked, BOOKKEEPING_TABLE, BOTDB_TABLE};
+use crate::migration::catalog::{Catalog, MigrationId, Source};
+use crate::migration::harness::blocking;
+use crate::migration::plan::{plan_down, plan_up, RevertTarget, RunOptions};
+use crate::migration::report::{Report, Step};
+use crate::migration::revert::revert;
+use crate::migration::status::{preflight, unrecorded, Status};
+use crate::with_connection;
+
+/// How long migrate, revert and redo wait for another process's migration lock by default.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A connected database: a pool plus the migrations that belong to its backend.
+#[derive(Debug, Clone)]
+pub struct Database {
+    url: DatabaseUrl,
+    pool: Pool,
+    source: Source,
+    /// The catalogue, read the first time it is needed and then shared by everything this
+    /// handle does (one command reads its migrations once).
+    catalog: OnceLock<Arc<Catalog>>,
+    lock_timeout: Duration,
+    run_options: RunOptions,
+    holds_lock: bool,
+}
+
+/// The applied versions with when they ran, oldest first, and botdb's tracking rows.
+pub(crate) type Bookkeeping = (Vec<(String, NaiveDateTime)>, Vec<Tracked>);
+
+impl Database {
+    /// Connects with default pool settings. Accepts every URL form [`DatabaseUrl::parse`] does.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(DatabaseUrl::parse(url)?, &PoolOptions::default()).await
+    }
+
+    /// Connects with explicit pool settings.
+    pub async fn connect_with(url: DatabaseUrl, options: &PoolOptions) -> Result<Self> {
+        tracing::debug!(url = %url, "connecting");
+        let pool = crate::db::connect(&url, options).await?;
+        Ok(Self {
+            url,
+            pool,
+            source: Source::Embedded,
+            catalog: OnceLock::new(),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            run_options: RunOptions::default(),
+            holds_lock: false,
+        })
+    }
+
+    /// How migrate splits its work into transactions, and whether it runs despite edited
+    /// migrations (see [`RunOptions`]).
+    pub fn with_run_options(mut self, options: RunOptions) -> Self {
+        self.run_options = options;
+        self
+    }
+
+    /// Waits up to `timeout` for another process's migration lock (default 60 s).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// For a caller that took the migration lock itself with [`Database::lock`] (to do
+    /// more under it, e.g. a backup): this handle's operations then do not take it again.
+    pub fn assume_locked(mut self) -> Self {
+        self.holds_lock = true;
+        self
+    }
+
+    /// Uses migrations from `source` instead of the embedded ones.
+    pub fn with_source(mut self, source: Source) -> Self {
+        self.source = source;
+        self.catalog = OnceLock::new();
+        self
+    }
+
+    /// The connection pool, for the bot's own queries.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The URL (displays redacted).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    /// Where the migrations come from.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The migrations of this database's backend, read once per handle.
+    pub fn catalog(&self) -> Result<&Catalog> {
+        Ok(self.loaded_catalog()?)
+    }
+
+    fn loaded_catalog(&self) -> Result<&Arc<Catalog>> {
+        if let Some(catalog) = self.catalog.get() {
+            return Ok(catalog);
+        }
+        let loaded = Arc::new(Catalog::load(&self.source, self.backend())?);
+        Ok(self.catalog.get_or_init(|| loaded))
+    }
+
+    /// The catalogue, to share with another handle on the same migrations.
+    pub(crate) fn shared_catalog(&self) -> Result<Arc<Catalog>> {
+        Ok(Arc::clone(self.loaded_catalog()?))
+    }
+
+    /// Uses a catalogue another handle already read.
+    pub(crate) fn with_catalog(self, catalog: Arc<Catalog>) -> Self {
+        let _ = self.catalog.set(catalog);
+        self
+    }
+
+    /// The migrations this database's backend has, oldest first.
+    pub fn known_migrations(&self) -> Result<Vec<MigrationId>> {
+        Ok(self.catalog()?.ids())
+    }
+
+    /// Takes the migration lock, waiting up to `timeout` for another holder to finish.
+    pub async fn lock(&self, timeout: Duration) -> Result<MigrationLock> {
+        MigrationLock::acquire(&self.pool, &self.url, timeout).await
+    }
+
+    /// Runs `work` holding the migration lock, so no other botdb migrates this database
+    /// meanwhile. `work` starts only once the lock is held, so what it reads is current.
+    pub(crate) async fn locked<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        if self.holds_lock {
+            return work.await;
+        }
+        let lock = self.lock(self.lock_timeout).await?;
+        let result = work.await;
+        let released = lock.release().await;
+        let value = result?;
+        released?;
+        Ok(value)
+    }
+
+    /// Applies pending migrations up to and including `to` (all when `None`), without
+    /// taking the lock and without looking for an Alembic database to adopt (see
+    /// [`Database::migrate_with`] for both).
+    pub(crate) async fn apply_pending(
+        &self,
+        to: Option<&str>,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+    ) -> Result<Report> {
+        let options = self.run_options;
+        let catalog = self.catalog()?;
+        let (applied, tracked) = self.ensure_bookkeeping().await?;
+        let applied: Vec<String> = applied.into_iter().map(|(v, _)| v).collect();
+        preflight(&tracked, Some(catalog), &applied, options)?;
+        let plan = plan_up(catalog, &applied, to)?;
+        let unrecorded = unrecorded(catalog, &applied, &tracked);
+        let run = Run {
+            catalog,
+            plan: &plan,
+            unrecorded: &unrecorded,
+            options,
+        };
+        let steps = with_connection!(&self.pool, |conn| {
+            let mut conn = AsyncConnectionWrapper::<_>::from(conn);
+            blocking(|| apply(&mut conn, &run, on_step))?
+        });
+        let current = applied
+            .iter()
+            .chain(steps.iter().map(|s| &s.migration.version))
+            .max()
+            .cloned();
+        Ok(Report {
+            adopted: None,
+            reverted: Vec::new(),
+            applied: steps,
+            current,
+        })
+    }
+
+    /// Reverts applied migrations, newest first, calling `on_step` after each one. Holds
+    /// the migration lock throughout.
+    pub async fn revert(
+        &self,
+        target: &RevertTarget,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+    ) -> Result<Report> {
+        self.locked(async {
+            let (applied, reverted) = self.revert_unlocked(target, on_step).await?;
+            let current = applied
+                .iter()
+                .filter(|v| !reverted.iter().any(|s| s.migration.version == **v))
+                .max()
+                .cloned();
+            Ok(Report {
+                adopted: None,
+                reverted,
+                applied: Vec::new(),
+                current,
+            })
+        })
+        .await
+    }
+
+    /// Reverts; returns what was applied before, and the steps.
+    async fn revert_unlocked(
+        &self,
+        target: &RevertTarget,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+    ) -> Result<(Vec<String>, Vec<Step>)> {
+        let (applied, tracked) = self.ensure_bookkeeping().await?;
+        let applied: Vec<String> = applied.into_iter().map(|(v, _)| v).collect();
+        // A revert only needs the database not to be dirty; edited up.sql files do not matter.
+        preflight(&tracked, None, &applied, self.run_options)?;
+        let catalog = self.catalog()?;
+        let plan = plan_down(catalog, &applied, target)?;
+        let unrecorded = unrecorded(catalog, &applied, &tracked);
+        let steps = with_connection!(&self.pool, |conn| {
+            let mut conn = AsyncConnectionWrapper::<_>::from(conn);
+            blocking(|| revert(&mut conn, catalog, &plan, &unrecorded, on_step))?
+        });
+        Ok((applied, steps))
+    }
+
+    /// Reverts the newest `steps` migrations and applies them again, holding the migration lock.
+    pub async fn redo(
+        &self,
+        steps: usize,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+    ) -> Result<Report> {
+        self.locked(async {
+            let (applied, reverted) = self
+                .revert_unlocked(&RevertTarget::Steps(steps), on_step)
+                .await?;
+            let last = <[Step]>::first(&reverted).map(|s| s.migration.version.clone());
+            let report = self.apply_pending(last.as_deref(), on_step).await?;
+            let current = applied.iter().max().cloned();
+            Ok(Report {
+                adopted: None,
+                reverted,
+                applied: report.applied,
+                current,
+            })
+        })
+        .await
+    }
+
+    /// The bookkeeping, creating both tables first if they do not exist (for commands
+    /// that write).
+    pub(crate) async fn ensure_bookkeeping(&self) -> Result<Bookkeeping> {
+        with_connection!(&self.pool, |conn| {
+            conn.batch_execute(&create_sql())
+                .await
+                .map_err(|e| Error::query(Doing::CreateBookkeeping, e))?;
+        });
+        self.bookkeeping_rows(true, true).await
+    }
+
+    /// The bookkeeping as it is: a missing table reads as empty, and nothing is written.
+    pub(crate) async fn read_bookkeeping(&self) -> Result<Bookkeeping> {
+        let tables = with_connection!(&self.pool, |conn| conn.tables().await?);
+        let has = |name: &str| tables.iter().any(|t| t == name);
+        self.bookkeeping_rows(has(BOOKKEEPING_TABLE), has(BOTDB_TABLE))
+            .await
+    }
+
+    async fn bookkeeping_rows(&self, diesel_table: bool, botdb_table: bool) -> Result<Bookkeeping> {
+        use tables::{__botdb_migrations as botdb, __diesel_schema_migrations as applied_table};
+        let (mut applied, tracked) = with_connection!(&self.pool, |conn| {
+            let applied = if diesel_table {
+                applied_table::table
+                    .select((applied_table::version, applied_table::run_on))
+                    .load::<(String, NaiveDateTime)>(&mut conn)
+                    .await
+                    .map_err(|e| Error::query(Doing::ReadApplied, e))?
+            } else {
+                Vec::new()
+            };
+            let tracked = if botdb_table {
+                botdb::table
+                    .select((botdb::version, botdb::checksum, botdb::state, botdb::detail))
+                    .load::<(String, String, String, Option<String>)>(&mut conn)
+                    .await
+                    .map_err(|e| Error::query(Doing::ReadTracking, e))?
+            } else {
+                Vec::new()
+            };
+            (applied, tracked)
+        });
+        applied.sort();
+        Ok((
+            applied,
+            tracked.into_iter().map(Tracked::from_row).collect(),
+        ))
+    }
+
+    /// Every known migration and every applied version, with dirty and edited migrations
+    /// marked. Never writes: when the bookkeeping tables do not exist yet, everything is
+    /// pending.
+    pub async fn status(&self) -> Result<Status> {
+        let catalog = self.catalog()?;
+        let (applied, tracked) = self.read_bookkeeping().await?;
+        Ok(Status::new(self.backend(), catalog.ids(), applied).with_tracking(&tracked, catalog))
+    }
+
+    /// The live schema of the bot's tables.
+    pub async fn introspect(&self) -> Result<Schema> {
+        with_connection!(&self.pool, |conn| conn.schema().await)
+    }
+}
+
+/// The status of the database at `url`, guaranteed not to write: SQLite is opened
+/// read-only, and a SQLite file that does not exist is not created (everything is pending).
+pub async fn read_status(
+    url: &DatabaseUrl,
+    options: &PoolOptions,
+    source: &Source,
+) -> Result<Status> {
+    let catalog = Arc::new(Catalog::load(source, url.backend())?);
+    read_status_of(url, options, source, catalog).await
+}
+
+/// [`read_status`] against migrations already read (`catalog`, from `source`).
+pub async fn read_status_of(
+    url: &DatabaseUrl,
+    options: &PoolOptions,
+    source: &Source,
+    catalog: Arc<Catalog>,
+) -> Result<Status> {
+    if url.sqlite_path().is_some_and(|p| !p.exists()) {
+        tracing::warn!("{url} does not exist yet: every migration is pending");
+        return Ok(Status::new(url.backend(), catalog.ids(), Vec::new()));
+    }
+    let options = PoolOptions {
+        read_only: true,
+        ..options.clone()
+    };
+    let db = Database::connect_with(url.clone(), &options).await?;
+    db.with_source(source.clone())
+        .with_catalog(catalog)
+        .status()
+        .await
+}
+
+/// The migrations `source` holds for `backend`, oldest first, without connecting.
+pub fn known_migrations(source: &Source, backend: Backend) -> Result<Vec<MigrationId>> {
+    Ok(Catalog::load(source, backend)?.ids())
+}

@@ -1,0 +1,278 @@
+//! Applying migrations: transactions, botdb's own bookkeeping, and saying exactly what
+//! failed.
+//!
+//! - Where DDL is transactional (PostgreSQL, SQLite), by default every pending migration
+//!   runs in one transaction, all or nothing (diesel's own per-migration transaction
+//!   becomes a savepoint inside it). A migration marked `run_in_transaction = false` runs
+//!   on its own, between transactions. With `per_migration`, each migration gets its own
+//!   transaction, as in diesel.
+//! - Where it is not (MySQL/MariaDB), each migration is recorded as `running` before it
+//!   starts and `applied` after; one that fails is marked `dirty`, and botdb refuses to
+//!   touch the database until `botdb resolve`.
+
+use std::time::Instant;
+
+use diesel::backend::Backend as DieselBackend;
+use diesel::Connection;
+use diesel_migrations::MigrationHarness;
+
+use crate::error::{Doing, Error, Result};
+use crate::migration::bookkeeping::{mark_dirty, track, untrack, TrackState};
+use crate::migration::catalog::{Catalog, MigrationText};
+use crate::migration::harness::{diesel_message, Failed};
+use crate::migration::plan::{groups, RunOptions};
+use crate::migration::report::{plural, Action, Step};
+use crate::sql::split::split;
+
+/// One run of migrations to apply.
+#[derive(Debug, Clone, Copy)]
+pub struct Run<'a> {
+    /// Every migration, as read once for this command.
+    pub catalog: &'a Catalog,
+    /// Positions in `catalog` to apply, oldest first.
+    pub plan: &'a [usize],
+    /// Applied migrations with no checksum recorded yet (migrated before botdb kept them,
+    /// or by diesel_cli): theirs are recorded first.
+    pub unrecorded: &'a [&'a MigrationText],
+    /// How the run is split into transactions.
+    pub options: RunOptions,
+}
+
+/// Applies the planned migrations, in order, recording each in botdb's table too.
+pub fn apply<DB, C>(
+    conn: &mut C,
+    run: &Run<'_>,
+    on_step: &mut dyn FnMut(&Step),
+) -> Result<Vec<Step>>
+where
+    DB: DieselBackend,
+    C: Connection<Backend = DB> + MigrationHarness<DB>,
+{
+    let catalog = run.catalog;
+    let backend = catalog.backend();
+    let migrations = catalog.migrations();
+    record_checksums(conn, catalog, run.unrecorded)?;
+    let mut steps = Vec::with_capacity(run.plan.len());
+    let flags: Vec<bool> = run
+        .plan
+        .iter()
+        .map(|&i| migrations[i].run_in_transaction)
+        .collect();
+    for positions in groups(backend, &flags, run.options) {
+        let group: Vec<usize> = positions.iter().map(|&p| run.plan[p]).collect();
+        let transactional = group.iter().all(|&i| migrations[i].run_in_transaction);
+        if !backend.transactional_ddl() || !transactional {
+            for &i in &group {
+                let step = apply_alone(conn, catalog, &migrations[i])?;
+                on_step(&step);
+                steps.push(step);
+            }
+            continue;
+        }
+        let mut done = Vec::new();
+        let result = conn.transaction::<_, Failed, _>(|c| {
+            for &i in &group {
+                let migration = &migrations[i];
+                let start = Instant::now();
+                c.run_migration(migration).map_err(|e| Failed::Migration {
+                    index: i,
+                    message: diesel_message(&*e),
+                })?;
+                let sql = track(
+                    backend,
+                    &migration.id.version,
+                    &migration.checksum,
+                    TrackState::Applied,
+                )
+                .map_err(Failed::Botdb)?;
+                c.batch_execute(&sql)?;
+                done.push(Step {
+                    migration: migration.id.clone(),
+                    action: Action::Applied,
+                    duration: start.elapsed(),
+                });
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => {
+                for step in done {
+                    on_step(&step);
+                    steps.push(step);
+                }
+            }
+            Err(Failed::Migration { index, message }) => {
+                let before: Vec<usize> =
+                    group.iter().copied().take_while(|&i| i != index).collect();
+                let statement = diagnose(conn, catalog, &before, index);
+                return Err(Error::MigrationFailed {
+                    action: "applying",
+                    name: migrations[index].id.name.clone(),
+                    statement,
+                    message,
+                    outcome: rolled_back(before.len(), steps.len()),
+                });
+            }
+            Err(Failed::Db(e)) => return Err(Error::query(Doing::RecordApplied, e)),
+            Err(Failed::Botdb(e)) => return Err(e),
+        }
+    }
+    Ok(steps)
+}
+
+/// Records the checksums of applied migrations that have none yet.
+pub fn record_checksums<C: Connection>(
+    conn: &mut C,
+    catalog: &Catalog,
+    unrecorded: &[&MigrationText],
+) -> Result<()> {
+    for t in unrecorded {
+        let sql = track(
+            catalog.backend(),
+            &t.id.version,
+            &t.checksum,
+            TrackState::Applied,
+        )?;
+        conn.batch_execute(&sql)
+            .map_err(|e| Error::query(Doing::RecordChecksums, e))?;
+    }
+    Ok(())
+}
+
+/// What a failed transaction undid: the `in_transaction` migrations that shared it, but not
+/// the `committed` ones applied before it in separate transactions.
+fn rolled_back(in_transaction: usize, committed: usize) -> String {
+    let migrations = |n: usize| plural(n, "migration");
+    let undone = if in_transaction == 0 {
+        "its transaction was rolled back".to_string()
+    } else if committed == 0 {
+        format!(
+            "the whole run was rolled back, including the {} before it",
+            migrations(in_transaction)
+        )
+    } else {
+        format!(
+            "its transaction was rolled back, including the {} before it",
+            migrations(in_transaction)
+        )
+    };
+    if committed == 0 {
+        format!("{undone}, so the database is as it was before: fix the migration and run again")
+    } else {
+        format!(
+            "{undone}; the {} this run committed before that (in separate transactions) stay applied: fix the migration and run again",
+            migrations(committed)
+        )
+    }
+}
+
+/// One migration outside any shared transaction: where DDL is not transactional, or
+/// `run_in_transaction = false`.
+fn apply_alone<DB, C>(conn: &mut C, catalog: &Catalog, migration: &MigrationText) -> Result<Step>
+where
+    DB: DieselBackend,
+    C: Connection<Backend = DB> + MigrationHarness<DB>,
+{
+    let backend = catalog.backend();
+    let id = &migration.id;
+    let record = |conn: &mut C, sql: Result<String>| -> Result<()> {
+        conn.batch_execute(&sql?)
+            .map_err(|e| Error::query(Doing::RecordState, e))
+    };
+    // If the process dies mid-migration, this row says so on the next run.
+    record(
+        conn,
+        track(
+            backend,
+            &id.version,
+            &migration.checksum,
+            TrackState::Running,
+        ),
+    )?;
+    let start = Instant::now();
+    if let Err(e) = conn.run_migration(migration) {
+        let message = diesel_message(&*e);
+        let outcome = if !backend.transactional_ddl() {
+            record(conn, mark_dirty(backend, &id.version, &message))?;
+            format!(
+                "MySQL commits DDL implicitly, so statements before the failing one may have taken effect; botdb marked the database dirty: check the schema by hand, then run `botdb resolve {} --applied` or `--reverted`",
+                id.version
+            )
+        } else {
+            record(conn, untrack(backend, &id.version))?;
+            "it ran outside a transaction (run_in_transaction = false), so statements before the failing one may have taken effect: check the schema by hand".to_string()
+        };
+        return Err(Error::MigrationFailed {
+            action: "applying",
+            name: id.name.clone(),
+            statement: String::new(),
+            message,
+            outcome,
+        });
+    }
+    record(
+        conn,
+        track(
+            backend,
+            &id.version,
+            &migration.checksum,
+            TrackState::Applied,
+        ),
+    )?;
+    Ok(Step {
+        migration: id.clone(),
+        action: Action::Applied,
+        duration: start.elapsed(),
+    })
+}
+
+/// Finds the failing statement of a migration that failed inside a transaction, by
+/// replaying the run up to it, statement by statement, in a transaction that is then
+/// rolled back. Returns e.g. ` at statement 2 (line 5: SELEKT nonsense)`, or nothing if
+/// the replay cannot tell.
+fn diagnose<DB, C>(conn: &mut C, catalog: &Catalog, before: &[usize], failing: usize) -> String
+where
+    DB: DieselBackend,
+    C: Connection<Backend = DB>,
+{
+    let migrations = catalog.migrations();
+    let mut found = String::new();
+    let _ = conn.transaction::<(), diesel::result::Error, _>(|c| {
+        for &i in before {
+            c.batch_execute(&migrations[i].up)?;
+        }
+        for (n, s) in split(&migrations[failing].up).iter().enumerate() {
+            if c.batch_execute(s.text).is_err() {
+                let first_line = s.text.lines().next().unwrap_or("").trim();
+                let shown: String = first_line.chars().take(80).collect();
+                found = format!(" at statement {} (line {}: {shown})", n + 1, s.line);
+                break;
+            }
+        }
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rollback_says_what_stays_applied() {
+        assert_eq!(
+            rolled_back(0, 0),
+            "its transaction was rolled back, so the database is as it was before: fix the migration and run again"
+        );
+        assert!(rolled_back(3, 0)
+            .contains("including the 3 migrations before it, so the database is as it was before"));
+        let partly = rolled_back(1, 2);
+        assert!(
+            partly.contains(
+                "including the 1 migration before it; the 2 migrations this run committed"
+            ),
+            "{partly}"
+        );
+        assert!(!partly.contains("as it was before"), "{partly}");
+    }
+}

@@ -1,0 +1,286 @@
+//! The migration catalogue: which migrations exist for a backend, with their SQL text,
+//! `run_in_transaction` flag and checksum. It is read once per command (the embedded
+//! migrations, or one pass over a `--migrations-dir` folder); planning, applying, status
+//! and print-sql all work from that one reading.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use diesel::migration::MigrationSource as DieselSource;
+
+use crate::backend::Backend;
+use crate::checksum::sha256_hex;
+use crate::error::{Doing, Error, Result};
+use crate::migration::embedded::{embedded, embedded_sql};
+
+/// Where migrations come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Source {
+    /// The migrations compiled into the binary.
+    #[default]
+    Embedded,
+    /// A folder on disk: either one backend's folder, or a root holding
+    /// `sqlite/`, `postgres/` and `mysql/`.
+    Dir(PathBuf),
+}
+
+impl Source {
+    /// The folder that holds `backend`'s migrations, for a [`Source::Dir`].
+    pub fn dir_for(&self, backend: Backend) -> Option<PathBuf> {
+        match self {
+            Source::Embedded => None,
+            Source::Dir(dir) => {
+                let nested = dir.join(backend.name());
+                Some(if nested.is_dir() { nested } else { dir.clone() })
+            }
+        }
+    }
+}
+
+/// One migration, by version and full name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct MigrationId {
+    /// The version as diesel records it, e.g. `20241220105908`.
+    pub version: String,
+    /// The folder name, e.g. `2024-12-20-105908_initial_revision`.
+    pub name: String,
+}
+
+impl MigrationId {
+    /// The id of the folder `name`: diesel's version is what precedes the first `_`,
+    /// without its dashes.
+    pub fn from_name(name: &str) -> Self {
+        let version = name.split('_').next().unwrap_or(name);
+        Self {
+            version: normalize_version(version),
+            name: name.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for MigrationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// One migration with its SQL text.
+#[derive(Debug, Clone)]
+pub struct MigrationText {
+    /// Version and name.
+    pub id: MigrationId,
+    /// up.sql.
+    pub up: String,
+    /// down.sql, if there is one.
+    pub down: Option<String>,
+    /// False when its metadata.toml says `run_in_transaction = false`.
+    pub run_in_transaction: bool,
+    /// The hex SHA-256 of up.sql, as recorded when it is applied.
+    pub checksum: String,
+}
+
+impl MigrationText {
+    /// A migration with its text; the checksum is computed here, once.
+    pub fn new(
+        id: MigrationId,
+        up: String,
+        down: Option<String>,
+        run_in_transaction: bool,
+    ) -> Self {
+        Self {
+            checksum: sha256_hex(&up),
+            id,
+            up,
+            down,
+            run_in_transaction,
+        }
+    }
+}
+
+/// Every migration a source has for one backend, oldest first.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    backend: Backend,
+    migrations: Vec<MigrationText>,
+    by_version: HashMap<String, usize>,
+}
+
+impl Catalog {
+    /// Reads `source`'s migrations for `backend`: lists, reads, checks and hashes them.
+    pub fn load(source: &Source, backend: Backend) -> Result<Self> {
+        let migrations = match source.dir_for(backend) {
+            None => load_embedded(backend)?,
+            Some(dir) => load_dir(&dir)?,
+        };
+        Ok(Self::from_migrations(backend, migrations))
+    }
+
+    /// A catalogue of the given migrations, put in version order.
+    pub fn from_migrations(backend: Backend, mut migrations: Vec<MigrationText>) -> Self {
+        migrations.sort_by(|a, b| a.id.version.cmp(&b.id.version));
+        let by_version = migrations
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.id.version.clone(), i))
+            .collect();
+        Self {
+            backend,
+            migrations,
+            by_version,
+        }
+    }
+
+    /// The backend these migrations are written for.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The migrations, oldest first.
+    pub fn migrations(&self) -> &[MigrationText] {
+        &self.migrations
+    }
+
+    /// Their ids, oldest first.
+    pub fn ids(&self) -> Vec<MigrationId> {
+        self.migrations.iter().map(|m| m.id.clone()).collect()
+    }
+
+    /// The migration recorded as `version`, if this catalogue has it.
+    pub fn get(&self, version: &str) -> Option<&MigrationText> {
+        self.by_version.get(version).map(|&i| &self.migrations[i])
+    }
+
+    /// Resolves a version given by a user: `2024-12-20-105908`, `20241220105908`, or the
+    /// full folder name.
+    pub fn find(&self, wanted: &str) -> Result<&MigrationText> {
+        let wanted = wanted.trim();
+        self.get(&normalize_version(wanted))
+            .or_else(|| self.migrations.iter().find(|m| m.id.name == wanted))
+            .ok_or_else(|| Error::UnknownVersion(wanted.to_string()))
+    }
+}
+
+/// The embedded migrations: the list and metadata from diesel's `embed_migrations!`, the
+/// text from build.rs's table.
+fn load_embedded(backend: Backend) -> Result<Vec<MigrationText>> {
+    // The backend type only decides which connection the migrations could run on; any will do.
+    let listed = DieselSource::<diesel::sqlite::Sqlite>::migrations(embedded(backend))
+        .map_err(|e| Error::query(Doing::LoadEmbedded, e))?;
+    let sql = embedded_sql(backend);
+    listed
+        .iter()
+        .map(|m| {
+            let id = MigrationId {
+                version: m.name().version().to_string(),
+                name: m.name().to_string(),
+            };
+            let text = sql
+                .iter()
+                .find(|s| s.name == id.name)
+                .ok_or_else(|| Error::query(Doing::FindEmbeddedSql, &id.name))?;
+            Ok(MigrationText::new(
+                id,
+                text.up.to_string(),
+                text.down.map(str::to_string),
+                m.metadata().run_in_transaction(),
+            ))
+        })
+        .collect()
+}
+
+/// A `--migrations-dir` folder, read in one pass with diesel's rules: every folder not
+/// starting with `.` is a migration `<version>_<name>` holding up.sql and down.sql, and
+/// optionally metadata.toml.
+fn load_dir(dir: &Path) -> Result<Vec<MigrationText>> {
+    let dir_error = |message: String| Error::MigrationsDir {
+        path: dir.to_path_buf(),
+        message,
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| dir_error(e.to_string()))?;
+    let mut migrations = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| dir_error(e.to_string()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if name.starts_with('.') || !path.is_dir() {
+            continue;
+        }
+        if !name.contains('_') {
+            return Err(dir_error(format!("`{name}` is not named <version>_<name>")));
+        }
+        let unreadable = |file: &str, e: std::io::Error| Error::MigrationsDir {
+            path: path.clone(),
+            message: format!("cannot read {file}: {e}"),
+        };
+        let read = |file: &'static str| match std::fs::read_to_string(path.join(file)) {
+            Ok(text) => Ok(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(dir_error(format!("`{name}` has no {file}")))
+            }
+            Err(e) => Err(unreadable(file, e)),
+        };
+        let up = read("up.sql")?;
+        let down = read("down.sql")?;
+        migrations.push(MigrationText::new(
+            MigrationId::from_name(&name),
+            up,
+            Some(down),
+            run_in_transaction(&path.join("metadata.toml")),
+        ));
+    }
+    Ok(migrations)
+}
+
+/// diesel's reading of metadata.toml: no file (or one that does not parse) runs in a
+/// transaction; a file that parses takes `run_in_transaction`, false when left out.
+fn run_in_transaction(path: &Path) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        #[serde(default)]
+        run_in_transaction: bool,
+    }
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| toml::from_str::<Metadata>(&text).ok())
+        .is_none_or(|m| m.run_in_transaction)
+}
+
+/// diesel stores a folder's version without its dashes: `2024-12-20-105908` is
+/// recorded as `20241220105908`. Users may type either.
+pub fn normalize_version(version: &str) -> String {
+    version.trim().replace('-', "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_is_read_as_diesel_reads_it() -> std::result::Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("metadata.toml");
+        assert!(run_in_transaction(&file), "no file");
+        std::fs::write(&file, "run_in_transaction = false\n")?;
+        assert!(!run_in_transaction(&file));
+        std::fs::write(&file, "run_in_transaction = true\n")?;
+        assert!(run_in_transaction(&file));
+        std::fs::write(&file, "# nothing\n")?;
+        assert!(!run_in_transaction(&file), "a parsed file without the key");
+        std::fs::write(&file, "not toml [")?;
+        assert!(run_in_transaction(&file), "a file that does not parse");
+        Ok(())
+    }
+
+    #[test]
+    fn the_embedded_catalogue_has_every_file() -> Result<()> {
+        for backend in Backend::ALL {
+            let catalog = Catalog::load(&Source::Embedded, backend)?;
+            assert_eq!(catalog.migrations().len(), embedded_sql(backend).len());
+            let first = &catalog.migrations()[0];
+            assert_eq!(catalog.find(&first.id.name)?.id, first.id);
+            assert_eq!(first.checksum, sha256_hex(&first.up));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,99 @@
+//! The seam to diesel's synchronous migration harness: catalogue entries as diesel
+//! migrations, running the harness from async code, and reading its errors.
+
+use diesel::backend::Backend as DieselBackend;
+use diesel::connection::BoxableConnection;
+use diesel::migration::{Migration, MigrationMetadata, MigrationName, MigrationVersion};
+
+use crate::error::{one_line, Error, Result};
+use crate::migration::catalog::{MigrationId, MigrationText};
+
+impl MigrationName for MigrationId {
+    fn version(&self) -> MigrationVersion<'_> {
+        MigrationVersion::from(self.version.as_str())
+    }
+}
+
+impl MigrationMetadata for MigrationText {
+    fn run_in_transaction(&self) -> bool {
+        self.run_in_transaction
+    }
+}
+
+/// What diesel's own migrations return when their SQL fails, worded the same.
+#[derive(Debug)]
+struct RunFailed(String);
+
+impl std::fmt::Display for RunFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RunFailed {}
+
+/// The catalogue's text runs exactly as diesel's file and embedded migrations run it: the
+/// whole file in one batch.
+impl<DB: DieselBackend> Migration<DB> for MigrationText {
+    fn run(&self, conn: &mut dyn BoxableConnection<DB>) -> diesel::migration::Result<()> {
+        if self.up.is_empty() {
+            return Err(Box::new(RunFailed(format!(
+                "Failed to run {} with: Attempted to run an empty migration.",
+                self.id
+            ))));
+        }
+        conn.batch_execute(&self.up)
+            .map_err(|e| Box::new(RunFailed(format!("Failed to run {} with: {e}", self.id))).into())
+    }
+
+    fn revert(&self, conn: &mut dyn BoxableConnection<DB>) -> diesel::migration::Result<()> {
+        let Some(down) = &self.down else {
+            return Err(diesel_migrations::MigrationError::NoMigrationRevertFile.into());
+        };
+        conn.batch_execute(down)
+            .map_err(|e| Box::new(RunFailed(format!("Failed to run {} with: {e}", self.id))).into())
+    }
+
+    fn metadata(&self) -> &dyn MigrationMetadata {
+        self
+    }
+
+    fn name(&self) -> &dyn MigrationName {
+        &self.id
+    }
+}
+
+/// Runs diesel's synchronous migration harness on this worker thread, which
+/// `block_in_place` allows only on a multi-threaded runtime: anywhere else, an error
+/// instead of tokio's panic.
+pub fn blocking<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        Ok(RuntimeFlavor::CurrentThread) => Err(Error::Runtime("current-thread")),
+        Ok(_) => Err(Error::Runtime("of an unsupported flavor")),
+        Err(_) => Err(Error::Runtime("missing (not inside tokio)")),
+    }
+}
+
+/// Failures inside a transaction closure.
+pub(crate) enum Failed {
+    /// The migration at this position of the catalogue failed, with the database's message.
+    Migration { index: usize, message: String },
+    /// botdb's own bookkeeping statement failed.
+    Db(diesel::result::Error),
+    /// Something else botdb reports itself.
+    Botdb(Error),
+}
+
+impl From<diesel::result::Error> for Failed {
+    fn from(e: diesel::result::Error) -> Self {
+        Failed::Db(e)
+    }
+}
+
+/// diesel wraps the database's message as "Failed to run <name> with: <message>".
+pub fn diesel_message(e: &(dyn std::error::Error + 'static)) -> String {
+    let text = e.to_string();
+    one_line(text.split_once(" with: ").map_or(text.as_str(), |(_, m)| m))
+}

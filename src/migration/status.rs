@@ -1,0 +1,234 @@
+//! What is applied, read against the catalogue: [`Status`] for `botdb status`, and the
+//! checks every run makes first (nothing dirty, nothing edited after it ran).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDateTime;
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::migration::bookkeeping::{unfinished, TrackState, Tracked};
+use crate::migration::catalog::{Catalog, MigrationId, MigrationText};
+use crate::migration::plan::RunOptions;
+
+/// Whether a migration is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Recorded in the bookkeeping table.
+    Applied,
+    /// Known to the binary, not applied.
+    Pending,
+    /// Recorded in the database but unknown to this binary.
+    Unknown,
+    /// Started on MySQL and never finished: the database needs `botdb resolve`.
+    Dirty,
+}
+
+/// One line of [`Status`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    /// The version.
+    pub version: String,
+    /// The folder name; `None` for a version this binary does not know.
+    pub name: Option<String>,
+    /// Applied, pending or unknown.
+    pub state: State,
+    /// When it was applied (the database's clock, UTC on SQLite).
+    pub applied_at: Option<NaiveDateTime>,
+    /// Applied, but its up.sql changed since (the recorded checksum differs).
+    pub changed: bool,
+}
+
+/// Every known migration and every applied version, ordered by version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// The backend the status was read from.
+    pub backend: Backend,
+    /// One entry per version.
+    pub migrations: Vec<Entry>,
+}
+
+impl Status {
+    /// The versions still to apply.
+    pub fn pending(&self) -> impl Iterator<Item = &Entry> {
+        self.migrations.iter().filter(|e| e.state == State::Pending)
+    }
+
+    /// The versions recorded as applied, known or not.
+    pub fn applied(&self) -> impl Iterator<Item = &Entry> {
+        self.migrations
+            .iter()
+            .filter(|e| matches!(e.state, State::Applied | State::Unknown))
+    }
+
+    /// Marks what botdb's own bookkeeping says: migrations left dirty, and applied ones
+    /// whose up.sql no longer matches the checksum recorded when they ran.
+    pub fn with_tracking(mut self, tracked: &[Tracked], catalog: &Catalog) -> Self {
+        let applied: Vec<String> = self.applied().map(|e| e.version.clone()).collect();
+        let changed: HashSet<String> = changed(tracked, catalog, &applied).into_iter().collect();
+        let unfinished: HashSet<&str> = tracked
+            .iter()
+            .filter(|t| t.state != TrackState::Applied)
+            .map(|t| t.version.as_str())
+            .collect();
+        for entry in &mut self.migrations {
+            if unfinished.contains(entry.version.as_str()) {
+                entry.state = State::Dirty;
+            }
+            entry.changed = entry.name.as_ref().is_some_and(|n| changed.contains(n));
+        }
+        self
+    }
+
+    /// Whether anything needs attention before migrating: a dirty or changed migration.
+    pub fn problem(&self) -> Option<Error> {
+        if let Some(e) = self.migrations.iter().find(|e| e.state == State::Dirty) {
+            return Some(Error::Dirty {
+                version: e.version.clone(),
+                detail: "see `botdb status`".into(),
+            });
+        }
+        let changed: Vec<&str> = self
+            .migrations
+            .iter()
+            .filter(|e| e.changed)
+            .filter_map(|e| e.name.as_deref())
+            .collect();
+        (!changed.is_empty()).then(|| Error::Changed(changed.join(", ")))
+    }
+
+    /// Combines the known migrations with the applied versions and when they ran.
+    pub fn new(
+        backend: Backend,
+        known: Vec<MigrationId>,
+        applied: Vec<(String, NaiveDateTime)>,
+    ) -> Self {
+        let mut entries: BTreeMap<String, Entry> = known
+            .into_iter()
+            .map(|m| {
+                let entry = Entry {
+                    version: m.version.clone(),
+                    name: Some(m.name),
+                    state: State::Pending,
+                    applied_at: None,
+                    changed: false,
+                };
+                (m.version, entry)
+            })
+            .collect();
+        for (version, run_on) in applied {
+            let entry = entries.entry(version.clone()).or_insert(Entry {
+                version,
+                name: None,
+                state: State::Unknown,
+                applied_at: None,
+                changed: false,
+            });
+            if entry.state == State::Pending {
+                entry.state = State::Applied;
+            }
+            entry.applied_at = Some(run_on);
+        }
+        Status {
+            backend,
+            migrations: entries.into_values().collect(),
+        }
+    }
+}
+
+/// Refuses a database that is dirty, or whose applied migrations changed since they ran.
+pub fn preflight(
+    tracked: &[Tracked],
+    catalog: Option<&Catalog>,
+    applied: &[String],
+    options: RunOptions,
+) -> Result<()> {
+    if let Some(t) = unfinished(tracked) {
+        return Err(Error::Dirty {
+            version: t.version.clone(),
+            detail: t
+                .detail
+                .clone()
+                .unwrap_or_else(|| "it was interrupted while running".into()),
+        });
+    }
+    let changed = catalog.map_or_else(Vec::new, |c| changed(tracked, c, applied));
+    if !changed.is_empty() && !options.allow_changed {
+        return Err(Error::Changed(changed.join(", ")));
+    }
+    Ok(())
+}
+
+/// The applied migrations whose up.sql differs from the checksum recorded when they ran,
+/// by name, oldest first.
+pub fn changed(tracked: &[Tracked], catalog: &Catalog, applied: &[String]) -> Vec<String> {
+    let recorded: HashMap<&str, &str> = tracked
+        .iter()
+        .filter(|t| t.state == TrackState::Applied)
+        .map(|t| (t.version.as_str(), t.checksum.as_str()))
+        .collect();
+    let applied: HashSet<&str> = applied.iter().map(String::as_str).collect();
+    catalog
+        .migrations()
+        .iter()
+        .filter(|m| applied.contains(m.id.version.as_str()))
+        .filter(|m| {
+            recorded
+                .get(m.id.version.as_str())
+                .is_some_and(|c| *c != m.checksum)
+        })
+        .map(|m| m.id.name.clone())
+        .collect()
+}
+
+/// Applied migrations with no checksum recorded (applied before botdb kept them, or by
+/// diesel_cli, or stamped by an older botdb), oldest first.
+pub fn unrecorded<'a>(
+    catalog: &'a Catalog,
+    applied: &[String],
+    tracked: &[Tracked],
+) -> Vec<&'a MigrationText> {
+    let tracked: HashSet<&str> = tracked.iter().map(|t| t.version.as_str()).collect();
+    let applied: HashSet<&str> = applied.iter().map(String::as_str).collect();
+    catalog
+        .migrations()
+        .iter()
+        .filter(|m| applied.contains(m.id.version.as_str()))
+        .filter(|m| !tracked.contains(m.id.version.as_str()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_marks_unknown_versions() {
+        let at = NaiveDateTime::default();
+        let known = [
+            "2024-01-01-000001_a",
+            "2024-01-01-000002_b",
+            "2024-01-01-000003_c",
+        ]
+        .iter()
+        .map(|n| MigrationId::from_name(n))
+        .collect();
+        let status = Status::new(
+            Backend::Sqlite,
+            known,
+            vec![("20240101000001".into(), at), ("20230101000000".into(), at)],
+        );
+        let states: Vec<State> = status.migrations.iter().map(|e| e.state).collect();
+        assert_eq!(
+            states,
+            [
+                State::Unknown,
+                State::Applied,
+                State::Pending,
+                State::Pending
+            ]
+        );
+        assert_eq!(status.pending().count(), 2);
+    }
+}

@@ -1,0 +1,41 @@
+//! `setup` and `reset`: a database from nothing, in one call.
+
+use crate::config::DatabaseUrl;
+use crate::database::Database;
+use crate::db::admin::{create_database, database_exists, drop_database};
+use crate::db::PoolOptions;
+use crate::error::Result;
+use crate::migration::catalog::Source;
+use crate::migration::report::Report;
+
+/// Creates the database if it does not exist (on a server, through its maintenance
+/// database; on SQLite, the file and its folder), then migrates it. Returns whether it
+/// was created.
+pub async fn setup(
+    url: &DatabaseUrl,
+    options: &PoolOptions,
+    source: &Source,
+) -> Result<(bool, Database, Report)> {
+    let created = !database_exists(url).await?;
+    if created {
+        tracing::info!(%url, "creating the database");
+        create_database(url).await?;
+    }
+    let db = Database::connect_with(url.clone(), options)
+        .await?
+        .with_source(source.clone());
+    let report = db.migrate().await?;
+    Ok((created, db, report))
+}
+
+/// Drops the database (every row in it) and sets it up again. The caller confirms first.
+pub async fn reset(
+    url: &DatabaseUrl,
+    options: &PoolOptions,
+    source: &Source,
+) -> Result<(Database, Report)> {
+    tracing::info!(%url, "dropping the database");
+    drop_database(url).await?;
+    let (_, db, report) = setup(url, options, source).await?;
+    Ok((db, report))
+}
