@@ -13,6 +13,7 @@ use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use crate::backend::Backend;
 use crate::config::DatabaseUrl;
 use crate::db::lock::MigrationLock;
+use crate::db::with_connection;
 use crate::db::{Pool, PoolOptions};
 use crate::error::{Doing, Error, Result};
 use crate::introspect::{Introspect, Schema};
@@ -24,7 +25,6 @@ use crate::migration::plan::{plan_down, plan_up, RevertTarget, RunOptions};
 use crate::migration::report::{Report, Step};
 use crate::migration::revert::revert;
 use crate::migration::status::{preflight, unrecorded, Status};
-use crate::with_connection;
 
 /// How long migrate, revert and redo wait for another process's migration lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);

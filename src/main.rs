@@ -10,10 +10,10 @@ fn main() -> ExitCode {
     // Before parsing, so `.env` can supply what the flags default to.
     let dotenv = botdb::config::load_dotenv();
     let args = cli::Cli::parse();
-    cli::init_logging(&args.global);
+    cli::runtime::init_logging(&args.global);
     let result = dotenv
-        .map_err(cli::CliError::from)
-        .and_then(|_| cli::run(args));
+        .map_err(cli::error::CliError::from)
+        .and_then(|_| cli::runtime::run(args));
     match result {
         Ok(code) => code,
         Err(e) => e.report(),

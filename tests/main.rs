@@ -3,6 +3,7 @@
 mod support;
 
 mod adoption;
+mod arch;
 mod cli;
 mod crash;
 mod errors;

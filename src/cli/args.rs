@@ -5,33 +5,9 @@ use std::time::Duration;
 
 use botdb::config::{self, UrlSource};
 use botdb::{Database, DatabaseUrl, MigrationLock, PoolOptions, Source};
-use clap::{Args, Parser};
+use clap::Args;
 
 use super::error::CliError;
-use super::Command;
-
-/// Schema migrations for the Telegram shop bot's database (SQLite, PostgreSQL, MySQL/MariaDB).
-///
-/// The database URL comes from --database-url, else DATABASE_URL, else the bot's DB_URL
-/// (each may be set in a .env file), else the embedded default sqlite://data/botdb.sqlite3.
-///
-/// Exit codes: 0 success, 1 a check failed (status --check, check, verify), 2 an error,
-/// 130 interrupted by Ctrl-C or SIGTERM.
-// No Debug: `database_url` is the URL as typed, password included.
-#[derive(Parser)]
-#[command(
-    name = "botdb",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(subcommand)]
-    pub command: Command,
-}
 
 /// Options every subcommand takes.
 #[derive(Args)]

@@ -3,9 +3,9 @@
 //! Results go to stdout; logs and errors go to stderr.
 
 mod adopt;
-mod args;
+pub mod args;
 mod check;
-mod error;
+pub mod error;
 mod migrate;
 mod output;
 mod print_sql;
@@ -13,7 +13,7 @@ mod redo;
 mod reset;
 mod resolve;
 mod revert;
-mod runtime;
+pub mod runtime;
 mod safety;
 mod seed;
 mod setup;
@@ -23,11 +23,33 @@ mod verify;
 
 use std::process::ExitCode;
 
-use clap::Subcommand;
+use clap::{Parser, Subcommand};
 
-pub use args::Cli;
-pub use error::CliError;
-pub use runtime::{init_logging, run};
+use args::GlobalArgs;
+use error::CliError;
+
+/// Schema migrations for the Telegram shop bot's database (SQLite, PostgreSQL, MySQL/MariaDB).
+///
+/// The database URL comes from --database-url, else DATABASE_URL, else the bot's DB_URL
+/// (each may be set in a .env file), else the embedded default sqlite://data/botdb.sqlite3.
+///
+/// Exit codes: 0 success, 1 a check failed (status --check, check, verify), 2 an error,
+/// 130 interrupted by Ctrl-C or SIGTERM.
+// No Debug: `database_url` is the URL as typed, password included.
+#[derive(Parser)]
+#[command(
+    name = "botdb",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]

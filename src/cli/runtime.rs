@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use tracing_subscriber::EnvFilter;
 
-use super::args::{Cli, GlobalArgs};
+use super::args::GlobalArgs;
 use super::error::{CliError, EXIT_INTERRUPTED};
+use super::{dispatch, Cli};
 
 /// Sends tracing output to stderr, at the level -v/-q ask for unless RUST_LOG is set.
 pub fn init_logging(args: &GlobalArgs) {
@@ -37,7 +38,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let result = runtime.block_on(async {
         // The command runs as a task, so a signal is noticed even while a migration
         // blocks its worker thread.
-        let command = tokio::spawn(super::dispatch(cli));
+        let command = tokio::spawn(dispatch(cli));
         tokio::select! {
             finished = command => finished.map_err(|e| CliError::Other(format!("botdb failed unexpectedly ({e}); please report it with the command you ran")))?,
             signal = interrupted() => {

@@ -112,6 +112,9 @@ macro_rules! with_connection {
     };
 }
 
+// `#[macro_export]` puts the macro at the crate root; this is its home in the tree.
+pub use crate::with_connection;
+
 /// Takes a connection out of a pool, owned so it can move into a blocking migration
 /// harness. [`with_connection!`](crate::with_connection) calls it.
 pub async fn checkout<C>(

@@ -34,7 +34,7 @@ pub struct MigrationSql {
 }
 
 mod generated {
-    use super::MigrationSql;
+    use crate::migration::embedded::MigrationSql;
     include!(concat!(env!("OUT_DIR"), "/migration_sql.rs"));
 }
 

@@ -8,6 +8,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
 use scoped_futures::ScopedFutureExt;
 
 use crate::database::Database;
+use crate::db::with_connection;
 use crate::error::{Doing, Error, Result};
 use crate::introspect::compare::{compare, Difference};
 use crate::introspect::Introspect;
@@ -21,7 +22,6 @@ use crate::migration::catalog::MigrationId;
 use crate::migration::report::{Adoption, Stamped};
 use crate::ops::alembic::{self, ALEMBIC_TABLE};
 use crate::ops::scratch::schema_at;
-use crate::with_connection;
 
 /// The bot's tables, the ones adoption compares.
 pub const BOT_TABLES: [&str; 4] = ["categories", "products", "purchases", "users"];

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use crate::backend::Backend;
 use crate::checksum;
 use crate::database::Database;
+use crate::db::with_connection;
 use crate::error::{Doing, Error, Result};
 use crate::introspect::{user_tables, Introspect};
 use crate::sql::literal::{literal, Literal};
-use crate::with_connection;
 
 /// Backups kept by default.
 pub const DEFAULT_KEEP: usize = 5;

@@ -6,11 +6,11 @@ use diesel_async::RunQueryDsl;
 
 use crate::database::Database;
 use crate::db::admin::Count;
+use crate::db::with_connection;
 use crate::error::{Doing, Error, Result};
 use crate::migration::plan::{plan_down, RevertTarget};
 use crate::ops::scratch::Scratch;
 use crate::sql::literal::identifier;
-use crate::with_connection;
 
 /// Data a revert would delete.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

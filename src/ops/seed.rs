@@ -6,10 +6,10 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use crate::database::Database;
+use crate::db::with_connection;
 use crate::error::{Doing, Error, Result};
 use crate::models::{NewCategory, NewProduct, NewPurchase, NewUser};
 use crate::schema::{categories, products, purchases, users};
-use crate::with_connection;
 
 const CATEGORIES: [&str; 3] = ["E-books", "Music", "Software"];
 
