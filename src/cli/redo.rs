@@ -6,8 +6,7 @@ use botdb::RevertTarget;
 
 use super::args::{BackupArgs, GlobalArgs};
 use super::error::CliError;
-use super::output::Progress;
-use super::safety::{confirm_losses, settle};
+use super::safety::guarded_revert;
 
 /// Revert the newest migrations and apply them again, to check a migration's down.sql.
 /// Data in what the revert drops is lost, so it asks first, as revert does.
@@ -26,12 +25,14 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let (db, lock) = global.connect_locked().await?;
-    confirm_losses(&db, &RevertTarget::Steps(args.steps), args.yes).await?;
-    let changes = db.status().await?.applied().next().is_some();
-    let backup = args.backups.take(&db, changes).await?;
-    let mut progress = Progress::start();
-    let result = db.redo(args.steps, &mut |step| progress.step(step)).await;
-    let (db, report) = settle(db, lock, backup, result).await?;
+    let target = RevertTarget::Steps(args.steps);
+    let (db, report, progress) = guarded_revert(
+        global,
+        &args.backups,
+        &target,
+        args.yes,
+        async |db, progress| db.redo(args.steps, &mut |step| progress.step(step)).await,
+    )
+    .await?;
     progress.finish(&db, &report, "redo", report.applied.len())
 }

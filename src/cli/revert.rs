@@ -6,8 +6,7 @@ use botdb::RevertTarget;
 
 use super::args::{BackupArgs, GlobalArgs};
 use super::error::CliError;
-use super::output::Progress;
-use super::safety::{confirm_losses, settle};
+use super::safety::guarded_revert;
 
 /// Revert applied migrations, newest first: one by default. A revert that would delete
 /// data (a dropped table or column that holds some) says what, and asks first.
@@ -34,13 +33,14 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let (db, lock) = global.connect_locked().await?;
     let target = RevertTarget::from_flags(args.steps, args.to.as_deref(), args.all);
-    confirm_losses(&db, &target, args.yes).await?;
-    let changes = db.status().await?.applied().next().is_some();
-    let backup = args.backups.take(&db, changes).await?;
-    let mut progress = Progress::start();
-    let result = db.revert(&target, &mut |step| progress.step(step)).await;
-    let (db, report) = settle(db, lock, backup, result).await?;
+    let (db, report, progress) = guarded_revert(
+        global,
+        &args.backups,
+        &target,
+        args.yes,
+        async |db, progress| db.revert(&target, &mut |step| progress.step(step)).await,
+    )
+    .await?;
     progress.finish(&db, &report, "revert", report.reverted.len())
 }

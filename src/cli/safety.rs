@@ -4,10 +4,31 @@
 use std::io::{self, IsTerminal, Write};
 
 use botdb::ops::backup;
-use botdb::{Database, MigrationLock, RevertTarget};
+use botdb::{Database, MigrationLock, Report, RevertTarget};
 
-use super::args::BackupArgs;
+use super::args::{BackupArgs, GlobalArgs};
 use super::error::CliError;
+use super::output::Progress;
+
+/// A revert or redo, guarded: under the migration lock, it first says what data the revert
+/// to `target` deletes (and asks), backs a SQLite database up, then runs `work`, and puts
+/// the backup back if `work` fails.
+pub async fn guarded_revert(
+    global: &GlobalArgs,
+    backups: &BackupArgs,
+    target: &RevertTarget,
+    yes: bool,
+    work: impl AsyncFnOnce(&Database, &mut Progress) -> botdb::Result<Report>,
+) -> Result<(Database, Report, Progress), CliError> {
+    let (db, lock) = global.connect_locked().await?;
+    confirm_losses(&db, target, yes).await?;
+    let changes = db.status().await?.applied().next().is_some();
+    let backup = backups.take(&db, changes).await?;
+    let mut progress = Progress::start();
+    let result = work(&db, &mut progress).await;
+    let (db, report) = settle(db, lock, backup, result).await?;
+    Ok((db, report, progress))
+}
 
 impl BackupArgs {
     /// Backs a SQLite database up when the command is about to change it, and notes the
@@ -90,7 +111,7 @@ fn restore_on_failure<T>(
 
 /// Before a revert: says what data it would delete and asks for confirmation on a
 /// terminal; elsewhere it refuses unless `yes`.
-pub async fn confirm_losses(
+async fn confirm_losses(
     db: &Database,
     target: &RevertTarget,
     yes: bool,

@@ -12,6 +12,23 @@ use diesel::QueryableByName;
 use crate::error::{Doing, Error, Result};
 use crate::migration::bookkeeping::{BOOKKEEPING_TABLE, BOTDB_TABLE};
 
+/// Runs one catalogue query (with the table's name bound, when given) and loads its rows.
+macro_rules! catalogue_rows {
+    ($conn:expr, $doing:expr, $sql:expr) => {
+        diesel::sql_query($sql)
+            .load($conn)
+            .await
+            .map_err($crate::introspect::err($doing))?
+    };
+    ($conn:expr, $doing:expr, $sql:expr, $table:expr) => {
+        diesel::sql_query($sql)
+            .bind::<diesel::sql_types::Text, _>($table)
+            .load($conn)
+            .await
+            .map_err($crate::introspect::err($doing))?
+    };
+}
+
 pub mod compare;
 pub mod mysql;
 pub mod postgres;
@@ -74,6 +91,23 @@ pub struct ForeignKey {
     pub referenced_columns: Vec<String>,
     /// The ON DELETE action, upper-case (`NO ACTION`, `CASCADE`, ...).
     pub on_delete: String,
+}
+
+impl Table {
+    /// A table from what the catalogue queries returned for it.
+    pub(crate) fn from_rows(
+        columns: Vec<Column>,
+        indexes: BTreeMap<String, Index>,
+        foreign_keys: Vec<ForeignKeyRow>,
+        triggers: Vec<Name>,
+    ) -> Table {
+        Table {
+            columns,
+            indexes,
+            foreign_keys: foreign_key_list(foreign_keys),
+            triggers: triggers.into_iter().map(|t| t.name).collect(),
+        }
+    }
 }
 
 impl Schema {

@@ -1,5 +1,7 @@
 //! SQLite's catalogue: sqlite_master and the table-valued pragmas.
 
+use std::collections::BTreeMap;
+
 use diesel::sql_types::{Integer, Nullable, Text};
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
@@ -7,8 +9,7 @@ use diesel_async::RunQueryDsl;
 use crate::db::sqlite::SqliteAsync;
 use crate::error::{Doing, Result};
 use crate::introspect::{
-    err, foreign_key_list, sorted, split_list, user_tables, Column, ForeignKeyRow, Index,
-    Introspect, Name, Schema, Table,
+    sorted, split_list, user_tables, Column, ForeignKeyRow, Index, Introspect, Name, Schema, Table,
 };
 
 #[derive(QueryableByName)]
@@ -37,81 +38,63 @@ struct SqliteIndex {
 
 impl Introspect for SqliteAsync {
     async fn tables(&mut self) -> Result<Vec<String>> {
-        let names = diesel::sql_query(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
-        )
-        .load::<Name>(self)
-        .await
-        .map_err(err(Doing::ListTables))?;
+        let names: Vec<Name> = catalogue_rows!(self, Doing::ListTables, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'");
         Ok(sorted(names))
     }
 
     async fn schema(&mut self) -> Result<Schema> {
         let mut schema = Schema::default();
         for table in user_tables(self.tables().await?) {
-            let columns = diesel::sql_query(
+            let columns: Vec<SqliteColumn> = catalogue_rows!(
+                self,
+                Doing::ReadColumns,
                 "SELECT name, lower(type) AS data_type, \"notnull\" AS not_null, dflt_value, pk \
                  FROM pragma_table_info(?) ORDER BY cid",
-            )
-            .bind::<Text, _>(&table)
-            .load::<SqliteColumn>(self)
-            .await
-            .map_err(err(Doing::ReadColumns))?;
+                &table
+            );
             // Primary-key indexes (origin 'pk') are implied by the columns' pk flag.
-            let indexes = diesel::sql_query(
-                "SELECT il.name AS name, il.\"unique\" AS is_unique, \
+            let indexes: Vec<SqliteIndex> = catalogue_rows!(self, Doing::ReadIndexes, "SELECT il.name AS name, il.\"unique\" AS is_unique, \
                  (SELECT group_concat(name, ',') FROM (SELECT ii.name FROM pragma_index_info(il.name) ii ORDER BY ii.seqno)) AS columns \
-                 FROM pragma_index_list(?) il WHERE il.origin <> 'pk'",
-            )
-            .bind::<Text, _>(&table)
-            .load::<SqliteIndex>(self)
-            .await
-            .map_err(err(Doing::ReadIndexes))?;
-            let foreign_keys = diesel::sql_query(
+                 FROM pragma_index_list(?) il WHERE il.origin <> 'pk'", &table);
+            let foreign_keys: Vec<ForeignKeyRow> = catalogue_rows!(
+                self,
+                Doing::ReadForeignKeys,
                 "SELECT group_concat(\"from\", ',') AS columns, \"table\" AS \"references\", \
                  group_concat(\"to\", ',') AS referenced_columns, on_delete \
                  FROM (SELECT * FROM pragma_foreign_key_list(?) ORDER BY id, seq) GROUP BY id",
-            )
-            .bind::<Text, _>(&table)
-            .load::<ForeignKeyRow>(self)
-            .await
-            .map_err(err(Doing::ReadForeignKeys))?;
-            let triggers = diesel::sql_query(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? ORDER BY name",
-            )
-            .bind::<Text, _>(&table)
-            .load::<Name>(self)
-            .await
-            .map_err(err(Doing::ReadTriggers))?;
-            schema.tables.insert(
-                table,
-                Table {
-                    columns: columns
-                        .into_iter()
-                        .map(|c| Column {
-                            name: c.name,
-                            data_type: c.data_type,
-                            nullable: c.not_null == 0,
-                            default: c.dflt_value,
-                            primary_key: c.pk > 0,
-                            extra: String::new(),
-                        })
-                        .collect(),
-                    indexes: indexes
-                        .into_iter()
-                        .map(|i| {
-                            let index = Index {
-                                columns: split_list(&i.columns),
-                                unique: i.is_unique != 0,
-                            };
-                            (i.name, index)
-                        })
-                        .collect(),
-                    foreign_keys: foreign_key_list(foreign_keys),
-                    triggers: triggers.into_iter().map(|t| t.name).collect(),
-                },
+                &table
             );
+            let triggers: Vec<Name> = catalogue_rows!(self, Doing::ReadTriggers, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? ORDER BY name", &table);
+            let columns = columns.into_iter().map(Column::from).collect();
+            let indexes = index_map(indexes);
+            let table_rows = Table::from_rows(columns, indexes, foreign_keys, triggers);
+            schema.tables.insert(table, table_rows);
         }
         Ok(schema)
     }
+}
+
+impl From<SqliteColumn> for Column {
+    fn from(c: SqliteColumn) -> Self {
+        Column {
+            name: c.name,
+            data_type: c.data_type,
+            nullable: c.not_null == 0,
+            default: c.dflt_value,
+            primary_key: c.pk > 0,
+            extra: String::new(),
+        }
+    }
+}
+
+fn index_map(rows: Vec<SqliteIndex>) -> BTreeMap<String, Index> {
+    rows.into_iter()
+        .map(|i| {
+            let index = Index {
+                columns: split_list(&i.columns),
+                unique: i.is_unique != 0,
+            };
+            (i.name, index)
+        })
+        .collect()
 }

@@ -179,16 +179,14 @@ where
         conn.batch_execute(&sql?)
             .map_err(|e| Error::query(Doing::RecordState, e))
     };
+    let track_as = |conn: &mut C, state: TrackState| {
+        record(
+            conn,
+            track(backend, &id.version, &migration.checksum, state),
+        )
+    };
     // If the process dies mid-migration, this row says so on the next run.
-    record(
-        conn,
-        track(
-            backend,
-            &id.version,
-            &migration.checksum,
-            TrackState::Running,
-        ),
-    )?;
+    track_as(conn, TrackState::Running)?;
     let start = Instant::now();
     if let Err(e) = conn.run_migration(migration) {
         let message = diesel_message(&*e);
@@ -210,15 +208,7 @@ where
             outcome,
         });
     }
-    record(
-        conn,
-        track(
-            backend,
-            &id.version,
-            &migration.checksum,
-            TrackState::Applied,
-        ),
-    )?;
+    track_as(conn, TrackState::Applied)?;
     Ok(Step {
         migration: id.clone(),
         action: Action::Applied,
