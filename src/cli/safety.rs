@@ -111,11 +111,7 @@ fn restore_on_failure<T>(
 
 /// Before a revert: says what data it would delete and asks for confirmation on a
 /// terminal; elsewhere it refuses unless `yes`.
-async fn confirm_losses(
-    db: &Database,
-    target: &RevertTarget,
-    yes: bool,
-) -> Result<(), CliError> {
+async fn confirm_losses(db: &Database, target: &RevertTarget, yes: bool) -> Result<(), CliError> {
     use botdb::Error;
     let losses = match db.revert_losses(target).await {
         Ok(losses) => losses,

@@ -4,9 +4,14 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use botdb::State;
+use chrono::format::{Item, StrftimeItems};
 
 use super::args::GlobalArgs;
 use super::error::{CliError, EXIT_CHECK_FAILED};
+
+/// `%Y-%m-%d %H:%M:%S`, parsed once rather than once per line.
+static TIMESTAMP: std::sync::LazyLock<Vec<Item<'static>>> =
+    std::sync::LazyLock::new(|| StrftimeItems::new("%Y-%m-%d %H:%M:%S").collect());
 
 /// List every migration as applied or pending, and any applied version this binary
 /// does not know. Never writes to the database.
@@ -29,7 +34,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
     let url = global.url()?;
     let status = botdb::read_status(&url, &global.pool_options(), &global.source()).await?;
 
-    let mut out = std::io::stdout();
+    // One write at the end instead of one per line: a history can be long.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if args.json {
         let json = serde_json::json!({
             "database": url.redacted(),
@@ -44,7 +50,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         for entry in &status.migrations {
             let when = entry
                 .applied_at
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .map(|t| t.format_with_items(TIMESTAMP.iter()).to_string())
                 .unwrap_or_default();
             let (state, name) = match (entry.state, &entry.name) {
                 (State::Applied, Some(name)) if entry.changed => {
@@ -72,6 +78,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         let (applied, pending) = (status.applied().count(), status.pending().count());
         writeln!(out, "{applied} applied, {pending} pending")?;
     }
+    out.flush()?;
     match status.problem() {
         Some(botdb::Error::Changed(_)) if args.allow_changed => {}
         Some(problem) => return Err(problem.into()),

@@ -4,7 +4,9 @@
 //! and print-sql all work from that one reading.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use diesel::migration::MigrationSource as DieselSource;
 
@@ -71,12 +73,21 @@ pub struct MigrationText {
     pub id: MigrationId,
     /// up.sql.
     pub up: String,
-    /// down.sql, if there is one.
-    pub down: Option<String>,
+    /// down.sql: read only when a revert or print-sql needs it.
+    down: Down,
     /// False when its metadata.toml says `run_in_transaction = false`.
     pub run_in_transaction: bool,
     /// The hex SHA-256 of up.sql, as recorded when it is applied.
     pub checksum: String,
+}
+
+/// Where a migration's down.sql is.
+#[derive(Debug, Clone)]
+enum Down {
+    /// Already in memory (embedded), or absent.
+    Text(Option<String>),
+    /// A file, read the first time it is needed.
+    File(PathBuf, OnceLock<String>),
 }
 
 impl MigrationText {
@@ -91,10 +102,37 @@ impl MigrationText {
             checksum: sha256_hex(&up),
             id,
             up,
-            down,
+            down: Down::Text(down),
             run_in_transaction,
         }
     }
+
+    /// down.sql, if the migration has one.
+    pub fn down(&self) -> Result<Option<&str>> {
+        match &self.down {
+            Down::Text(text) => Ok(text.as_deref()),
+            Down::File(path, text) => {
+                if let Some(text) = text.get() {
+                    return Ok(Some(text));
+                }
+                let read = read_text(path).map_err(|e| Error::MigrationsDir {
+                    path: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                    message: format!("cannot read down.sql: {e}"),
+                })?;
+                Ok(Some(text.get_or_init(|| read)))
+            }
+        }
+    }
+}
+
+/// A file's text, without the size query `fs::read_to_string` makes first: a history is
+/// read file by file, and every system call counts a thousand times.
+fn read_text(path: &Path) -> std::io::Result<String> {
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(u64::MAX)
+        .read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// Every migration a source has for one backend, oldest first.
@@ -202,7 +240,13 @@ fn load_dir(dir: &Path) -> Result<Vec<MigrationText>> {
         let entry = entry.map_err(|e| dir_error(e.to_string()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
-        if name.starts_with('.') || !path.is_dir() {
+        // The entry's own type costs no system call; only a symlink needs a look behind it.
+        let is_dir = match entry.file_type() {
+            Ok(t) if t.is_symlink() => path.is_dir(),
+            Ok(t) => t.is_dir(),
+            Err(_) => path.is_dir(),
+        };
+        if name.starts_with('.') || !is_dir {
             continue;
         }
         if !name.contains('_') {
@@ -212,21 +256,25 @@ fn load_dir(dir: &Path) -> Result<Vec<MigrationText>> {
             path: path.clone(),
             message: format!("cannot read {file}: {e}"),
         };
-        let read = |file: &'static str| match std::fs::read_to_string(path.join(file)) {
-            Ok(text) => Ok(text),
+        let up = match read_text(&path.join("up.sql")) {
+            Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(dir_error(format!("`{name}` has no {file}")))
+                return Err(dir_error(format!("`{name}` has no up.sql")))
             }
-            Err(e) => Err(unreadable(file, e)),
+            Err(e) => return Err(unreadable("up.sql", e)),
         };
-        let up = read("up.sql")?;
-        let down = read("down.sql")?;
-        migrations.push(MigrationText::new(
+        let down = path.join("down.sql");
+        if !down.is_file() {
+            return Err(dir_error(format!("`{name}` has no down.sql")));
+        }
+        let mut migration = MigrationText::new(
             MigrationId::from_name(&name),
             up,
-            Some(down),
+            None,
             run_in_transaction(&path.join("metadata.toml")),
-        ));
+        );
+        migration.down = Down::File(down, OnceLock::new());
+        migrations.push(migration);
     }
     Ok(migrations)
 }

@@ -47,7 +47,10 @@ impl<DB: DieselBackend> Migration<DB> for MigrationText {
     }
 
     fn revert(&self, conn: &mut dyn BoxableConnection<DB>) -> diesel::migration::Result<()> {
-        let Some(down) = &self.down else {
+        let Some(down) = self
+            .down()
+            .map_err(|e| Box::new(RunFailed(format!("Failed to run {} with: {e}", self.id))))?
+        else {
             return Err(diesel_migrations::MigrationError::NoMigrationRevertFile.into());
         };
         conn.batch_execute(down)

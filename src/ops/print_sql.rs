@@ -132,8 +132,7 @@ pub fn script(
         Plan::Revert(_) => {
             for step in steps {
                 let down = step
-                    .down
-                    .as_deref()
+                    .down()?
                     .ok_or_else(|| Error::NoDownSql(step.id.name.clone()))?;
                 header(&mut out, step, "down.sql", &sha256_hex(down));
                 let mysql = !dialect.transactional_ddl();
