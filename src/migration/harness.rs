@@ -32,29 +32,33 @@ impl std::fmt::Display for RunFailed {
 
 impl std::error::Error for RunFailed {}
 
+impl RunFailed {
+    /// `Failed to run <name> with: <why>`, as diesel says it.
+    fn boxed(id: &MigrationId, why: impl std::fmt::Display) -> Box<Self> {
+        Box::new(RunFailed(format!("Failed to run {id} with: {why}")))
+    }
+}
+
 /// The catalogue's text runs exactly as diesel's file and embedded migrations run it: the
 /// whole file in one batch.
 impl<DB: DieselBackend> Migration<DB> for MigrationText {
     fn run(&self, conn: &mut dyn BoxableConnection<DB>) -> diesel::migration::Result<()> {
         if self.up.is_empty() {
-            return Err(Box::new(RunFailed(format!(
-                "Failed to run {} with: Attempted to run an empty migration.",
-                self.id
-            ))));
+            return Err(RunFailed::boxed(
+                &self.id,
+                "Attempted to run an empty migration.",
+            ));
         }
         conn.batch_execute(&self.up)
-            .map_err(|e| Box::new(RunFailed(format!("Failed to run {} with: {e}", self.id))).into())
+            .map_err(|e| RunFailed::boxed(&self.id, e).into())
     }
 
     fn revert(&self, conn: &mut dyn BoxableConnection<DB>) -> diesel::migration::Result<()> {
-        let Some(down) = self
-            .down()
-            .map_err(|e| Box::new(RunFailed(format!("Failed to run {} with: {e}", self.id))))?
-        else {
+        let Some(down) = self.down().map_err(|e| RunFailed::boxed(&self.id, e))? else {
             return Err(diesel_migrations::MigrationError::NoMigrationRevertFile.into());
         };
         conn.batch_execute(down)
-            .map_err(|e| Box::new(RunFailed(format!("Failed to run {} with: {e}", self.id))).into())
+            .map_err(|e| RunFailed::boxed(&self.id, e).into())
     }
 
     fn metadata(&self) -> &dyn MigrationMetadata {
