@@ -115,14 +115,11 @@ fn millis(d: Duration) -> String {
 
 /// The closing line of migrate, revert and redo.
 pub fn position(db: &Database, current: Option<&str>) -> Result<String, CliError> {
-    let known = db.known_migrations()?;
+    let catalog = db.catalog()?;
     Ok(match current {
         None => format!("{} has no migrations applied", db.url()),
         Some(v) => {
-            let name = known
-                .iter()
-                .find(|m| m.version == v)
-                .map_or(v, |m| m.name.as_str());
+            let name = catalog.get(v).map_or(v, |m| m.id.name.as_str());
             format!("{} is at {name}", db.url())
         }
     })
