@@ -3,7 +3,8 @@
 
 use assert_cmd::Command;
 
-use crate::support::{botdb, server_url, with_database, TestDb, TestResult};
+use crate::per_backend;
+use crate::support::{botdb, required_server_url, with_database, TestDb, TestResult};
 use botdb::Backend;
 
 const PASSWORD: &str = "s3cr3t-Pa55";
@@ -164,93 +165,88 @@ fn bad_migrations_dir() -> TestResult {
     Ok(())
 }
 
+per_backend!(failing_migration_is_reported_and_rolled_back);
+
 /// A migration that fails names itself and the database's message, and leaves the
 /// database as it was on the transactional backends.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failing_migration_is_reported_and_rolled_back() -> TestResult {
-    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
-        let Some(t) = TestDb::create(backend).await else {
-            continue;
-        };
-        let dir = t.scratch_dir().join("migrations");
-        let m = dir.join("2030-01-01-000000_broken");
-        std::fs::create_dir_all(&m)?;
-        std::fs::write(
-            m.join("up.sql"),
-            "CREATE TABLE fine (id INTEGER PRIMARY KEY);\nSELEKT nonsense;\n",
-        )?;
-        std::fs::write(m.join("down.sql"), "DROP TABLE fine;")?;
-        let e = with_url(
-            &t.url,
-            &["--migrations-dir", &dir.display().to_string(), "migrate"],
-        );
+async fn failing_migration_is_reported_and_rolled_back(t: TestDb) -> TestResult {
+    let backend = t.backend;
+    let dir = t.scratch_dir().join("migrations");
+    let m = dir.join("2030-01-01-000000_broken");
+    std::fs::create_dir_all(&m)?;
+    std::fs::write(
+        m.join("up.sql"),
+        "CREATE TABLE fine (id INTEGER PRIMARY KEY);\nSELEKT nonsense;\n",
+    )?;
+    std::fs::write(m.join("down.sql"), "DROP TABLE fine;")?;
+    let e = with_url(
+        &t.url,
+        &["--migrations-dir", &dir.display().to_string(), "migrate"],
+    );
+    assert!(
+        e.contains("applying of migration 2030-01-01-000000_broken failed"),
+        "{e}"
+    );
+    assert!(
+        e.to_lowercase().contains("selekt"),
+        "the database's message: {e}"
+    );
+    let tables = t.connect().await.introspect().await?;
+    if backend == Backend::Mysql {
+        assert!(e.contains("check the schema by hand"), "{e}");
+    } else {
+        assert!(e.contains("rolled back"), "{e}");
         assert!(
-            e.contains("applying of migration 2030-01-01-000000_broken failed"),
-            "{e}"
+            tables.tables.is_empty(),
+            "{backend}: {:?}",
+            tables.table_names()
         );
-        assert!(
-            e.to_lowercase().contains("selekt"),
-            "the database's message: {e}"
-        );
-        let tables = t.connect().await.introspect().await?;
-        if backend == Backend::Mysql {
-            assert!(e.contains("check the schema by hand"), "{e}");
-        } else {
-            assert!(e.contains("rolled back"), "{e}");
-            assert!(
-                tables.tables.is_empty(),
-                "{backend}: {:?}",
-                tables.table_names()
-            );
-        }
     }
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn missing_database_and_wrong_password() -> TestResult {
-    for backend in [Backend::Postgres, Backend::Mysql] {
-        let Some(server) = server_url(backend) else {
-            eprintln!("skipped: {backend} not configured");
-            continue;
-        };
-        let mut missing = url::Url::parse(&with_database(&server, "botdb_no_such_database_x9"))?;
-        missing
-            .set_password(Some(PASSWORD))
-            .map_err(|()| "cannot set password")?;
-        let e = with_url(missing.as_str(), &["migrate"]);
-        assert!(
-            e.contains("create the database first")
-                || e.contains("check the user name and password"),
-            "{e}"
-        );
-        if backend == Backend::Postgres {
-            assert!(e.contains("does not exist"), "{e}");
-        }
+per_backend!(postgres, mysql; missing_database_is_named);
+
+async fn missing_database_is_named(t: TestDb) -> TestResult {
+    let backend = t.backend;
+    let server = required_server_url(backend);
+    let mut missing = url::Url::parse(&with_database(&server, "botdb_no_such_database_x9"))?;
+    missing
+        .set_password(Some(PASSWORD))
+        .map_err(|()| "cannot set password")?;
+    let e = with_url(missing.as_str(), &["migrate"]);
+    assert!(
+        e.contains("create the database first") || e.contains("check the user name and password"),
+        "{e}"
+    );
+    if backend == Backend::Postgres {
+        assert!(e.contains("does not exist"), "{e}");
     }
-    // PostgreSQL here trusts local connections, so only MariaDB can refuse a password.
-    if let Some(t) = TestDb::create(Backend::Mysql).await {
-        let mut wrong = url::Url::parse(&t.url)?;
-        wrong
-            .set_password(Some(PASSWORD))
-            .map_err(|()| "cannot set password")?;
-        let e = with_url(wrong.as_str(), &["migrate"]);
-        assert!(
-            e.contains("Access denied") && e.contains("check the user name and password"),
-            "{e}"
-        );
-    }
+    Ok(())
+}
+
+// PostgreSQL here trusts local connections, so only MariaDB can refuse a password.
+per_backend!(mysql; a_wrong_password_is_refused);
+
+async fn a_wrong_password_is_refused(t: TestDb) -> TestResult {
+    let mut wrong = url::Url::parse(&t.url)?;
+    wrong
+        .set_password(Some(PASSWORD))
+        .map_err(|()| "cannot set password")?;
+    let e = with_url(wrong.as_str(), &["migrate"]);
+    assert!(
+        e.contains("Access denied") && e.contains("check the user name and password"),
+        "{e}"
+    );
     Ok(())
 }
 
 /// MariaDB answers a missing database only to a user it lets in: with the right
 /// credentials the error must say to create the database, not to check the password.
 #[test]
+#[cfg_attr(not(botdb_test_mysql), ignore = "set TEST_MYSQL_URL to run it")]
 fn mysql_missing_database_with_the_right_credentials() -> TestResult {
-    let Some(server) = server_url(Backend::Mysql) else {
-        eprintln!("skipped: mysql not configured");
-        return Ok(());
-    };
+    let server = required_server_url(Backend::Mysql);
     let url = with_database(&server, "botdb_no_such_database_x9");
     let redacted = url::Url::parse(&url)?;
     for command in ["migrate", "status", "print-sql"] {

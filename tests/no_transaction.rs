@@ -280,20 +280,12 @@ async fn migrations_outside_a_transaction(t: TestDb) -> TestResult {
     Ok(())
 }
 
-/// When a migration after one that ran outside a transaction fails, only the transaction
-/// after it is rolled back: the error must not claim the whole run was. (PostgreSQL and
-/// SQLite; MySQL has no run-wide transaction.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failure_after_it_is_reported_truthfully() -> TestResult {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        if let Some(t) = TestDb::create(backend).await {
-            failure_after_it(t).await?;
-        }
-    }
-    Ok(())
-}
+// PostgreSQL and SQLite; MySQL has no run-wide transaction.
+per_backend!(sqlite, postgres; a_failure_after_it_is_reported_truthfully);
 
-async fn failure_after_it(t: TestDb) -> TestResult {
+/// When a migration after one that ran outside a transaction fails, only the transaction
+/// after it is rolled back: the error must not claim the whole run was.
+async fn a_failure_after_it_is_reported_truthfully(t: TestDb) -> TestResult {
     let dir = with_migration_outside(&t)?;
     for (name, up, down) in [
         (

@@ -255,11 +255,12 @@ async fn print_sql_never_writes(t: TestDb) -> TestResult {
     Ok(())
 }
 
+per_backend!(postgres, mysql; works_for_a_read_only_user);
+
 /// A DBA's reviewing account may only read: print-sql works with it, before and after the
 /// bookkeeping table exists.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn works_for_a_read_only_user() -> TestResult {
-    if let Some(t) = TestDb::create(Backend::Postgres).await {
+async fn works_for_a_read_only_user(t: TestDb) -> TestResult {
+    if t.backend == Backend::Postgres {
         t.admin(&format!(
             "ALTER DATABASE {} SET default_transaction_read_only = on",
             t.name()
@@ -274,28 +275,27 @@ async fn works_for_a_read_only_user() -> TestResult {
             String::from_utf8_lossy(&refused.stderr).contains("read-only transaction"),
             "the account is really read-only"
         );
+        return Ok(());
     }
-    if let Some(t) = TestDb::create(Backend::Mysql).await {
-        t.connect()
-            .await
-            .migrate_with(Some(VERSIONS[1]), &mut |_| {})
-            .await?;
-        let user = format!("ro_{}", t.name().len() + std::process::id() as usize);
-        t.admin(&format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'ro-pass'"))
-            .await;
-        t.admin(&format!("GRANT SELECT ON {}.* TO '{user}'@'%'", t.name()))
-            .await;
-        let mut url = url::Url::parse(&t.url)?;
-        url.set_username(&user).map_err(|()| "username")?;
-        url.set_password(Some("ro-pass")).map_err(|()| "password")?;
-        let script = print_sql(url.as_str(), &[]);
-        let status = botdb()
-            .args(["--database-url", url.as_str(), "status"])
-            .output()?;
-        t.admin(&format!("DROP USER '{user}'@'%'")).await;
-        assert!(script?.contains("migrate, 4 migrations"));
-        assert!(status.status.success());
-    }
+    t.connect()
+        .await
+        .migrate_with(Some(VERSIONS[1]), &mut |_| {})
+        .await?;
+    let user = format!("ro_{}", t.name().len() + std::process::id() as usize);
+    t.admin(&format!("CREATE USER '{user}'@'%' IDENTIFIED BY 'ro-pass'"))
+        .await;
+    t.admin(&format!("GRANT SELECT ON {}.* TO '{user}'@'%'", t.name()))
+        .await;
+    let mut url = url::Url::parse(&t.url)?;
+    url.set_username(&user).map_err(|()| "username")?;
+    url.set_password(Some("ro-pass")).map_err(|()| "password")?;
+    let script = print_sql(url.as_str(), &[]);
+    let status = botdb()
+        .args(["--database-url", url.as_str(), "status"])
+        .output()?;
+    t.admin(&format!("DROP USER '{user}'@'%'")).await;
+    assert!(script?.contains("migrate, 4 migrations"));
+    assert!(status.status.success());
     Ok(())
 }
 

@@ -106,44 +106,41 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wait_for_a_database_that_comes_up_late() -> TestResult {
-    for backend in [Backend::Postgres, Backend::Mysql] {
-        let Some(t) = TestDb::create(backend).await else {
-            continue;
-        };
-        let real = url::Url::parse(&t.url)?;
-        let upstream = format!(
-            "{}:{}",
-            real.host_str().unwrap_or("127.0.0.1"),
-            real.port().unwrap_or(5432)
-        );
-        let port = free_port();
-        let mut late = real.clone();
-        late.set_port(Some(port)).map_err(|()| "port")?;
-        late_server(
-            port,
-            upstream,
-            Duration::from_secs(3),
-            Duration::from_secs(60),
-        );
+per_backend!(postgres, mysql; wait_for_a_database_that_comes_up_late);
 
-        let start = Instant::now();
-        let out = botdb()
-            .args(["--database-url", late.as_str(), "--wait", "30", "migrate"])
-            .output()?;
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{backend}: {stderr}");
-        assert!(
-            start.elapsed() >= Duration::from_secs(3),
-            "it cannot have connected before the server was up"
-        );
-        assert!(
-            stderr.contains("waiting for") && stderr.contains("s left"),
-            "{stderr}"
-        );
-        assert!(String::from_utf8_lossy(&out.stdout).contains("migrate: 6 migrations"));
-    }
+async fn wait_for_a_database_that_comes_up_late(t: TestDb) -> TestResult {
+    let backend = t.backend;
+    let real = url::Url::parse(&t.url)?;
+    let upstream = format!(
+        "{}:{}",
+        real.host_str().unwrap_or("127.0.0.1"),
+        real.port().unwrap_or(5432)
+    );
+    let port = free_port();
+    let mut late = real.clone();
+    late.set_port(Some(port)).map_err(|()| "port")?;
+    late_server(
+        port,
+        upstream,
+        Duration::from_secs(3),
+        Duration::from_secs(60),
+    );
+
+    let start = Instant::now();
+    let out = botdb()
+        .args(["--database-url", late.as_str(), "--wait", "30", "migrate"])
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{backend}: {stderr}");
+    assert!(
+        start.elapsed() >= Duration::from_secs(3),
+        "it cannot have connected before the server was up"
+    );
+    assert!(
+        stderr.contains("waiting for") && stderr.contains("s left"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migrate: 6 migrations"));
     Ok(())
 }
 
@@ -499,9 +496,10 @@ async fn destructive_reverts_are_guarded(t: TestDb) -> TestResult {
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
-    let (code, stderr) = revert(&["--to", "2024-12-20-105908"]);
+    let (code, stderr, _) = revert(&["--to", "2024-12-20-105908"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     for loss in [

@@ -32,14 +32,31 @@ fn unique_name() -> String {
     )
 }
 
+/// The variable that names `backend`'s test server (`None` for SQLite).
+pub fn server_var(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some("TEST_POSTGRES_URL"),
+        Backend::Mysql => Some("TEST_MYSQL_URL"),
+    }
+}
+
 /// The server URL for a backend's tests, or `None` when its variable is not set.
 pub fn server_url(backend: Backend) -> Option<String> {
-    let var = match backend {
-        Backend::Sqlite => return None,
-        Backend::Postgres => "TEST_POSTGRES_URL",
-        Backend::Mysql => "TEST_MYSQL_URL",
-    };
-    std::env::var(var).ok().filter(|v| !v.is_empty())
+    std::env::var(server_var(backend)?)
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// The server URL for a server backend's tests. A test that needs it is ignored when its
+/// variable was not set at build time (`per_backend!` does that, or
+/// `#[cfg_attr(not(botdb_test_mysql), ignore = "set TEST_MYSQL_URL")]`), so reaching here
+/// without it is an error, never a silent skip.
+pub fn required_server_url(backend: Backend) -> String {
+    let var = server_var(backend).expect("SQLite needs no server");
+    server_url(backend).unwrap_or_else(|| {
+        panic!("{var} is not set: set it to run the {backend} tests (see Testing in README.md)")
+    })
 }
 
 /// `url` with its database (path) replaced by `name`.
@@ -50,7 +67,9 @@ pub fn with_database(url: &str, name: &str) -> String {
 }
 
 impl TestDb {
-    /// A new empty database, or `None` (after saying so) when the backend is not configured.
+    /// A new empty database. Always `Some` (the `Option` stays for the callers that
+    /// match on it): without its server variable a server backend panics, see
+    /// [`required_server_url`].
     pub async fn create(backend: Backend) -> Option<TestDb> {
         let name = unique_name();
         if backend == Backend::Sqlite {
@@ -64,13 +83,7 @@ impl TestDb {
                 dir: Some(dir),
             });
         }
-        let Some(admin) = server_url(backend) else {
-            eprintln!(
-                "skipped: set TEST_{}_URL to run the {backend} tests",
-                backend.name().to_uppercase()
-            );
-            return None;
-        };
+        let admin = required_server_url(backend);
         admin_execute(backend, &admin, &format!("CREATE DATABASE {name}")).await;
         Some(TestDb {
             backend,

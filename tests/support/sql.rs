@@ -90,3 +90,38 @@ pub async fn tracked_as_applied(
     )
     .await
 }
+
+/// One row of botdb's `__botdb_migrations`: version, checksum, state, detail.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct TrackedRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub version: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub checksum: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub state: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub detail: Option<String>,
+}
+
+/// Every row of botdb's bookkeeping table by version (none when the table does not exist).
+pub async fn tracked_rows(
+    db: &Database,
+) -> Result<Vec<TrackedRow>, Box<dyn std::error::Error + Send + Sync>> {
+    botdb::with_connection!(db.pool(), |conn| {
+        use botdb::Introspect;
+        if !conn
+            .tables()
+            .await?
+            .iter()
+            .any(|t| t == "__botdb_migrations")
+        {
+            return Ok(Vec::new());
+        }
+        Ok(diesel::sql_query(
+            "SELECT version, checksum, state, detail FROM __botdb_migrations ORDER BY version",
+        )
+        .load::<TrackedRow>(&mut conn)
+        .await?)
+    })
+}
