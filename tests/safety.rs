@@ -297,13 +297,61 @@ async fn a_failed_run_leaves_the_database_as_it_was(t: TestDb) -> TestResult {
     Ok(())
 }
 
+/// MySQL: when the only migration is dirty, revert and redo say so (not that nothing is
+/// applied), and change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(botdb_test_mysql), ignore = "set TEST_MYSQL_URL to run it")]
+async fn mysql_revert_of_an_only_dirty_migration_says_dirty() -> TestResult {
+    let t = TestDb::create(Backend::Mysql).await.ok_or("mysql")?;
+    let dir = t.scratch_dir().join("migrations");
+    crate::support::add_migration(
+        &dir,
+        "2030-01-01-000000_broken",
+        "CREATE TABLE fine (id INTEGER PRIMARY KEY);\nSELEKT nonsense;\n",
+        "DROP TABLE fine;\n",
+        None,
+    )?;
+    let (code, _, stderr) = run_botdb(&t.url, &dir, &["migrate"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let db = t.connect().await;
+    let before = (
+        db.introspect().await?,
+        crate::support::tracked_rows(&db).await?,
+        recorded_versions(&db).await?,
+    );
+    assert_eq!(before.1.len(), 1, "{:?}", before.1);
+    assert_eq!(before.1[0].state, "dirty");
+    for args in [&["revert", "--yes"][..], &["revert"], &["redo", "--yes"]] {
+        let (code, stdout, stderr) = run_botdb(&t.url, &dir, args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert_eq!(stdout, "", "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(
+            stderr.starts_with(
+                "error: the database is dirty: migration 20300101000000 did not finish ("
+            ) && stderr.contains("SELEKT")
+                && stderr.contains("botdb resolve 20300101000000 --applied"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(
+            (
+                db.introspect().await?,
+                crate::support::tracked_rows(&db).await?,
+                recorded_versions(&db).await?,
+            ),
+            before,
+            "{args:?} changed the database"
+        );
+    }
+    Ok(())
+}
+
 /// MySQL: a migration that failed part-way, finished by hand, is resolved as applied:
 /// botdb then records it with its checksum, status is clean and migrate goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(botdb_test_mysql), ignore = "set TEST_MYSQL_URL to run it")]
 async fn mysql_dirty_migration_resolved_as_applied() -> TestResult {
-    let Some(t) = TestDb::create(Backend::Mysql).await else {
-        return Ok(());
-    };
+    let t = TestDb::create(Backend::Mysql).await.ok_or("mysql")?;
     let dir = copy_migrations(&t)?;
     // The last statement has a typo (nick_name); the operator runs the right one by hand.
     let up = "CREATE TABLE fine (id INTEGER PRIMARY KEY);\n\
