@@ -8,7 +8,7 @@ use crate::per_backend;
 use crate::python_bot::shape;
 use crate::support::{
     bot_tables, botdb, check_content, count, execute, insert_batch, row_counts, tracked_as_applied,
-    TestDb, TestResult, VERSIONS,
+    tracked_rows, TestDb, TestResult, VERSIONS,
 };
 
 /// The bot's Alembic revisions, oldest first, with how many botdb steps each one equals.
@@ -272,10 +272,37 @@ async fn adopt_can_drop_alembic_version_and_stamp_moves_the_record() -> TestResu
     assert_eq!(db.status().await?.pending().count(), 0);
     // Stamping ran no SQL: the schema is still the bot's, without botdb's last two steps.
     assert!(db.introspect().await?.tables["users"].triggers.is_empty());
-    botdb()
+
+    // An unknown version is refused with one line, and nothing is recorded or removed.
+    let path = t.sqlite_path().ok_or("sqlite path")?;
+    let before = (
+        botdb::checksum::digest(&std::fs::read(&path)?),
+        db.status().await?,
+        tracked_rows(&db).await?,
+    );
+    let out = botdb()
         .args(["--database-url", &t.url, "stamp", "2099-01-01-000000"])
-        .assert()
-        .code(2);
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: unknown migration `2099-01-01-000000`; `botdb status` lists the known versions\n"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        (
+            botdb::checksum::digest(&std::fs::read(&path)?),
+            db.status().await?,
+            tracked_rows(&db).await?,
+        ),
+        before,
+        "a refused stamp changes nothing"
+    );
     Ok(())
 }
 

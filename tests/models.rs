@@ -169,11 +169,38 @@ async fn models_round_trip(t: TestDb) -> TestResult {
         assert_eq!((cheaper.price, cheaper.file_id), (450, None));
         assert!(cheaper.updated_at > long_ago());
         diesel::update(categories::table.find(books.id))
+            .set((
+                categories::created_at.eq(long_ago()),
+                categories::updated_at.eq(long_ago()),
+            ))
+            .execute(&mut conn)
+            .await?;
+        let renamed = diesel::update(categories::table.find(books.id))
             .set(&CategoryUpdate {
                 category_name: "Books",
             })
             .execute(&mut conn)
             .await?;
+        assert_eq!(renamed, 1);
+        let books_now: Category = categories::table
+            .find(books.id)
+            .select(Category::as_select())
+            .first(&mut conn)
+            .await?;
+        assert_eq!(
+            (books_now.category_name.as_str(), books_now.created_at),
+            ("Books", long_ago())
+        );
+        assert!(
+            books_now.updated_at > long_ago(),
+            "updated_at did not move: {}",
+            books_now.updated_at
+        );
+        let names: Vec<String> = categories::table
+            .select(categories::category_name)
+            .load(&mut conn)
+            .await?;
+        assert_eq!(names, ["Books"], "renamed in place, nothing added");
 
         // Deleting a category deletes its products and their purchases; deleting a user
         // deletes their purchases.

@@ -219,17 +219,29 @@ const EXTRA: &str = "2030-01-01-000000_extra_things";
 async fn print_sql_never_writes(t: TestDb) -> TestResult {
     let db = t.connect().await;
     let hash = || {
-        t.sqlite_path().map(|p| {
-            std::fs::read(p).map(|b| botdb::checksum::sha256_hex(&String::from_utf8_lossy(&b)))
-        })
+        t.sqlite_path()
+            .map(|p| std::fs::read(p).map(|b| botdb::checksum::digest(&b)))
     };
     let before = hash().transpose()?;
-    for args in [
-        &[][..],
-        &["--to", "2024-12-20-144707"],
-        &["--revert", "--all"],
+    for (args, says) in [
+        (
+            &[][..],
+            "migrate, 6 migrations; the database is at no migration applied",
+        ),
+        (
+            &["--to", "2024-12-20-144707"],
+            "migrate, 2 migrations; the database is at no migration applied",
+        ),
+        (
+            &["--revert", "--all"],
+            "nothing to revert; the database is at no migration applied",
+        ),
     ] {
-        let _ = print_sql(&t.url, args);
+        let script = print_sql(&t.url, args)?;
+        assert!(
+            script.starts_with(&format!("-- botdb print-sql ({}): {says}", t.backend)),
+            "{args:?}: {script}"
+        );
     }
     assert!(db.introspect().await?.tables.is_empty());
     let tables = botdb::with_connection!(db.pool(), |conn| {
@@ -245,8 +257,19 @@ async fn print_sql_never_writes(t: TestDb) -> TestResult {
         recorded_versions(&db).await?,
         hash().transpose()?,
     );
-    print_sql(&t.url, &[])?;
-    print_sql(&t.url, &["--revert", "--all"])?;
+    for (args, says) in [
+        (&[][..], "migrate, 4 migrations"),
+        (&["--revert", "--all"], "revert, 2 migrations"),
+    ] {
+        let script = print_sql(&t.url, args)?;
+        assert!(
+            script.starts_with(&format!(
+                "-- botdb print-sql ({}): {says}; the database is at {}\n",
+                t.backend, VERSIONS[1]
+            )),
+            "{args:?}: {script}"
+        );
+    }
     assert_eq!(
         (db.introspect().await?, recorded_versions(&db).await?),
         (schema, versions)
@@ -381,22 +404,82 @@ fn transactions_are_split_as_migrate_splits_them() -> TestResult {
     Ok(())
 }
 
-#[test]
-fn bad_print_sql_flags() {
-    for args in [
-        &["--offline", "--from", "2099-01-01-000000"][..],
-        &["--steps", "1"],
-        &["--from", "2024-12-20-105908"],
-        &["--offline", "--revert", "--steps", "0"],
+/// Bad flags are refused with one error naming the problem, and nothing is written: not
+/// the database, not a missing one, not the --output file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_print_sql_flags() -> TestResult {
+    let t = TestDb::create(Backend::Sqlite).await.ok_or("sqlite")?;
+    let db = t.connect().await;
+    db.migrate_with(Some(VERSIONS[1]), &mut |_| {}).await?;
+    let path = t.sqlite_path().ok_or("sqlite path")?;
+    let before = (
+        botdb::checksum::digest(&std::fs::read(&path)?),
+        db.introspect().await?,
+        recorded_versions(&db).await?,
+    );
+    let dir = tempfile::tempdir()?;
+    let missing = dir.path().join("missing.db");
+    let output = dir.path().join("deploy.sql");
+    for (args, error) in [
+        (
+            &["--offline", "--from", "2099-01-01-000000"][..],
+            "error: unknown migration `2099-01-01-000000`; `botdb status` lists the known versions",
+        ),
+        (
+            &["--steps", "1"],
+            "error: the following required arguments were not provided:",
+        ),
+        (
+            &["--from", "2024-12-20-105908"],
+            "error: the following required arguments were not provided:",
+        ),
+        (
+            &["--offline", "--revert", "--steps", "0"],
+            "error: --steps must be at least 1",
+        ),
+        (
+            &["--revert", "--to", "2099-01-01-000000"],
+            "error: unknown migration `2099-01-01-000000`; `botdb status` lists the known versions",
+        ),
     ] {
-        let out = botdb()
-            .args(["--database-url", "x.db", "print-sql"])
-            .args(args)
-            .output()
-            .expect("run");
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+        for url in [t.url.clone(), missing.display().to_string()] {
+            let out = botdb()
+                .args(["--database-url", &url, "print-sql", "-o"])
+                .arg(&output)
+                .args(args)
+                .output()?;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            let first = stderr
+                .lines()
+                .find(|l| l.starts_with("error"))
+                .unwrap_or_default();
+            assert_eq!(first, error, "{args:?} on {url}: {stderr}");
+            assert_eq!(
+                stderr.lines().filter(|l| l.starts_with("error")).count(),
+                1,
+                "{stderr}"
+            );
+            assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+        }
+        let written: Vec<_> = std::fs::read_dir(dir.path())?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<Result<_, _>>()?;
+        assert!(
+            written.is_empty(),
+            "{args:?} wrote {written:?} (the missing database, --output, a lock)"
+        );
+        assert_eq!(
+            (
+                botdb::checksum::digest(&std::fs::read(&path)?),
+                db.introspect().await?,
+                recorded_versions(&db).await?,
+            ),
+            before,
+            "{args:?} changed the database"
+        );
     }
+    Ok(())
 }
 
 /// The include_str! table print-sql reads is exactly what embed_migrations! embeds, and

@@ -558,7 +558,7 @@ async fn destructive_reverts_are_guarded(t: TestDb) -> TestResult {
     ] {
         assert!(stderr.contains(loss), "{loss} in {stderr}");
     }
-    let (code, stderr) = revert(&["--all"]);
+    let (code, stderr, _) = revert(&["--all"]);
     assert_eq!(code, Some(2));
     assert!(
         stderr.contains("table purchases (3 rows)") && stderr.contains("table users (2 rows)"),
@@ -572,9 +572,46 @@ async fn destructive_reverts_are_guarded(t: TestDb) -> TestResult {
     assert_eq!(after, before, "a refused revert changes nothing");
 
     // Reverting what holds no data needs no confirmation; with --yes the rest goes too.
-    let (code, stderr) = revert(&[]);
+    let five: Vec<String> = VERSIONS[..5].iter().map(|v| v.to_string()).collect();
+    let (code, stderr, stdout) = revert(&[]);
     assert_eq!(code, Some(0), "the last step drops no data: {stderr}");
-    let (code, stderr) = revert(&["--all", "--yes"]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].starts_with("reverted 2026-11-25-100100_maintain_updated_at ("),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("revert: 1 migration in ")
+            && lines[1].ends_with(" is at 2026-11-25-100000_cascade_deletes"),
+        "{stdout}"
+    );
+    assert_eq!(
+        (
+            db.introspect().await?,
+            recorded_versions(&db).await?,
+            crate::support::row_counts(&db).await?,
+        ),
+        (
+            db_schema_after_steps(&t, 5).await?,
+            five.clone(),
+            before.2.clone()
+        ),
+        "one step reverted, every row kept"
+    );
+    let tracked: Vec<(String, String)> = crate::support::tracked_rows(&db)
+        .await?
+        .into_iter()
+        .map(|r| (r.version, r.state))
+        .collect();
+    assert_eq!(
+        tracked,
+        five.iter()
+            .map(|v| (v.clone(), "applied".to_string()))
+            .collect::<Vec<_>>(),
+        "its bookkeeping row is gone, the others stay"
+    );
+    let (code, stderr, _) = revert(&["--all", "--yes"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("reverting deletes data: "), "{stderr}");
     assert!(crate::support::bot_tables(&db.introspect().await?).is_empty());
