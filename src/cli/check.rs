@@ -3,14 +3,17 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use botdb::migration::report::plural;
+
 use super::args::GlobalArgs;
 use super::error::{CliError, EXIT_CHECK_FAILED};
 
 /// Detect drift: compare the live schema with what the migrations produce at its version
 /// (tables, columns, type families, nullability, defaults, keys, unique constraints,
-/// foreign keys with their ON DELETE action, indexes) and with src/schema.rs. Prints one
-/// line per difference and exits 1 on drift. Builds the expected schema on a scratch
-/// database (a temporary file, or a temporary database on the same server).
+/// foreign keys with their ON DELETE action, indexes) and with src/schema.rs, and find
+/// migrations not recorded although later ones are. Prints one line per difference and
+/// exits 1 on drift. Builds the expected schema on a scratch database (a temporary file,
+/// or a temporary database on the same server).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Print JSON instead of lines.
@@ -36,11 +39,18 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
             writeln!(out, "schema.rs {d}")?;
         }
         let at = report.at.as_deref().unwrap_or("no migration applied");
+        for m in &report.unrecorded {
+            writeln!(
+                out,
+                "history  {m}: not recorded as applied, although later migrations are; \
+                 if its schema is in place, `botdb stamp {at}` records it"
+            )?;
+        }
         if report.pending > 0 {
             writeln!(
                 out,
-                "note: {} migrations pending; src/schema.rs was not compared",
-                report.pending
+                "note: {} pending; src/schema.rs was not compared",
+                plural(report.pending, "migration")
             )?;
         }
         let verdict = if report.drifted() {
@@ -48,8 +58,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         } else {
             "no drift"
         };
-        let count = report.migrations.len() + report.models.len();
-        writeln!(out, "{verdict}: {count} differences at {at}")?;
+        let count = report.migrations.len() + report.models.len() + report.unrecorded.len();
+        writeln!(out, "{verdict}: {} at {at}", plural(count, "difference"))?;
     }
     Ok(if report.drifted() {
         ExitCode::from(EXIT_CHECK_FAILED)

@@ -1,7 +1,7 @@
 //! `botdb print-sql`: the SQL of a migrate or a revert, for review or to apply by hand.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -126,14 +126,129 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         },
     )?;
     match &args.output {
-        Some(path) => std::fs::write(path, text).map_err(|e| {
-            CliError::Botdb(botdb::Error::File {
-                verb: "write",
-                path: path.clone(),
-                message: e.to_string(),
-            })
-        })?,
+        Some(path) => {
+            // Offline, the URL only says which file not to overwrite; a bad one does not matter.
+            let url = global.url().ok();
+            let database = url.as_ref().and_then(|u| u.sqlite_path());
+            write_output(path, &text, database)?
+        }
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the script to `path` whole or not at all: to a temporary file beside it, then
+/// renamed over it (through a symlink, onto the file it points to). Refuses a path that
+/// is the SQLite `database` (however spelled, or a hard link to it), one of its journal
+/// files or its lock file, or any other SQLite database.
+fn write_output(path: &Path, text: &str, database: Option<&Path>) -> Result<(), CliError> {
+    let refuse = |what: String| {
+        CliError::Botdb(botdb::Error::Refused(format!(
+            "refusing to write the script to {}: {what}; nothing was written: give -o a new file, or a script file to replace",
+            path.display()
+        )))
+    };
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Some(database) = database {
+        if is_same_file(&target, database) {
+            return Err(refuse(format!("it is the database {}", database.display())));
+        }
+        if let Some(suffix) = ["-journal", "-wal", "-shm", ".lock"]
+            .into_iter()
+            .find(|suffix| is_companion(&target, database, suffix))
+        {
+            return Err(refuse(format!(
+                "it is the {suffix} file of the database {}",
+                database.display()
+            )));
+        }
+    }
+    if is_sqlite_database(&target) {
+        return Err(refuse("it is a SQLite database".into()));
+    }
+    write_atomically(&target, text.as_bytes()).map_err(|e| {
+        CliError::Botdb(botdb::Error::File {
+            verb: "write",
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    })
+}
+
+/// Whether two paths name one file: the same path once resolved, or the same inode.
+fn is_same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(a_meta), Ok(b_meta)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (a_meta.dev(), a_meta.ino()) == (b_meta.dev(), b_meta.ino()) {
+            return true;
+        }
+    }
+    let _ = (a_meta, b_meta);
+    std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
+}
+
+/// Whether `target` is `database` with `suffix` appended (SQLite's journal, WAL and
+/// shared-memory files, botdb's lock file), whether or not either exists yet.
+fn is_companion(target: &Path, database: &Path, suffix: &str) -> bool {
+    let resolve = |p: &Path| -> Option<PathBuf> {
+        let parent = match p.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        Some(std::fs::canonicalize(parent).ok()?.join(p.file_name()?))
+    };
+    let (Some(target), Some(database)) = (resolve(target), resolve(database)) else {
+        return false;
+    };
+    let mut companion = database.into_os_string();
+    companion.push(suffix);
+    target.as_os_str() == companion
+}
+
+/// Whether the file at `path` starts with SQLite's header.
+fn is_sqlite_database(path: &Path) -> bool {
+    let mut header = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok_and(|()| &header == b"SQLite format 3\0")
+}
+
+/// `bytes` at `target`, all or nothing: a crash leaves the old file or the new one.
+fn write_atomically(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let folder = match target.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let name = target
+        .file_name()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"))?;
+    let mut temporary = std::ffi::OsString::from(".");
+    temporary.push(name);
+    temporary.push(format!(".botdb-{}.tmp", std::process::id()));
+    let temporary = folder.join(temporary);
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)?;
+        file.write_all(bytes)?;
+        if let Ok(old) = std::fs::metadata(target) {
+            file.set_permissions(old.permissions())?;
+        }
+        file.sync_all()?;
+        std::fs::rename(&temporary, target)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written?;
+    // The rename itself survives a crash once the folder is on disk.
+    if let Ok(dir) = std::fs::File::open(folder) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
 }

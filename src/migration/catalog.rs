@@ -252,6 +252,14 @@ fn load_dir(dir: &Path) -> Result<Vec<MigrationText>> {
         if !name.contains('_') {
             return Err(dir_error(format!("`{name}` is not named <version>_<name>")));
         }
+        let id = MigrationId::from_name(&name);
+        if !is_version(&id.version) {
+            return Err(dir_error(format!(
+                "`{name}` has no version: what precedes its first `_` must be digits, \
+                 optionally with `-` between them, e.g. 2030-01-01-000000_{}",
+                name.split_once('_').map_or("", |(_, rest)| rest)
+            )));
+        }
         let unreadable = |file: &str, e: std::io::Error| Error::MigrationsDir {
             path: path.clone(),
             message: format!("cannot read {file}: {e}"),
@@ -268,7 +276,7 @@ fn load_dir(dir: &Path) -> Result<Vec<MigrationText>> {
             return Err(dir_error(format!("`{name}` has no down.sql")));
         }
         let mut migration = MigrationText::new(
-            MigrationId::from_name(&name),
+            id,
             up,
             None,
             run_in_transaction(&path.join("metadata.toml")),
@@ -276,7 +284,35 @@ fn load_dir(dir: &Path) -> Result<Vec<MigrationText>> {
         migration.down = Down::File(down, OnceLock::new());
         migrations.push(migration);
     }
+    if migrations.is_empty() {
+        return Err(dir_error(format!(
+            "no migrations found in {}",
+            dir.display()
+        )));
+    }
+    if let Some((first, second)) = duplicate(&mut migrations) {
+        return Err(dir_error(format!(
+            "`{}` and `{}` have the same version {}, so the database cannot tell them apart: \
+             give one of them a later version (rename its folder)",
+            first.name, second.name, first.version
+        )));
+    }
     Ok(migrations)
+}
+
+/// Whether `version` (dashes already removed) is one diesel's folder names give: digits.
+/// diesel itself takes anything before the first `_`, so `foo_bar` would be version `foo`.
+fn is_version(version: &str) -> bool {
+    !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Two migrations with one version, if any (sorting `migrations` by version and name).
+fn duplicate(migrations: &mut [MigrationText]) -> Option<(&MigrationId, &MigrationId)> {
+    migrations.sort_by(|a, b| (&a.id.version, &a.id.name).cmp(&(&b.id.version, &b.id.name)));
+    migrations
+        .windows(2)
+        .find(|pair| pair[0].id.version == pair[1].id.version)
+        .map(|pair| (&pair[0].id, &pair[1].id))
 }
 
 /// diesel's reading of metadata.toml: no file (or one that does not parse) runs in a
@@ -328,7 +364,33 @@ mod tests {
             let first = &catalog.migrations()[0];
             assert_eq!(catalog.find(&first.id.name)?.id, first.id);
             assert_eq!(first.checksum, sha256_hex(&first.up));
+            let mut versions: Vec<&str> = catalog
+                .migrations()
+                .iter()
+                .map(|m| m.id.version.as_str())
+                .collect();
+            assert!(versions.iter().all(|v| is_version(v)), "{versions:?}");
+            versions.dedup();
+            assert_eq!(
+                versions.len(),
+                catalog.migrations().len(),
+                "one per version"
+            );
         }
         Ok(())
+    }
+
+    #[test]
+    fn versions_are_digits_with_optional_dashes() {
+        for name in [
+            "2024-12-20-105908_x",
+            "20241220105908_x",
+            "00000000000000_y_z",
+        ] {
+            assert!(is_version(&MigrationId::from_name(name).version), "{name}");
+        }
+        for name in ["foo_bar", "_x", "--_x", "2024-12-2O_x", "v1_x"] {
+            assert!(!is_version(&MigrationId::from_name(name).version), "{name}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use crate::database::Database;
 use crate::error::Result;
 use crate::introspect::compare::{compare, compare_models, Difference};
 use crate::introspect::Schema;
-use crate::migration::catalog::Source;
+use crate::migration::catalog::{MigrationId, Source};
 use crate::migration::plan::RevertTarget;
 use crate::ops::alembic::{self, ALEMBIC_TABLE};
 use crate::ops::scratch::{schema_at, Scratch};
@@ -22,12 +22,15 @@ pub struct CheckReport {
     pub models: Vec<Difference>,
     /// Migrations not applied yet.
     pub pending: usize,
+    /// Pending migrations older than an applied one: a hole in the recorded history (e.g.
+    /// a version row deleted by hand), compared as if applied.
+    pub unrecorded: Vec<MigrationId>,
 }
 
 impl CheckReport {
-    /// Whether the live database drifted.
+    /// Whether the live database drifted, or its history has a hole.
     pub fn drifted(&self) -> bool {
-        !self.migrations.is_empty() || !self.models.is_empty()
+        !self.migrations.is_empty() || !self.models.is_empty() || !self.unrecorded.is_empty()
     }
 }
 
@@ -48,6 +51,16 @@ impl Database {
         let status = self.status().await?;
         let mut at = status.applied().map(|e| e.version.clone()).max();
         let mut pending = status.pending().count();
+        let unrecorded = status
+            .pending()
+            .filter(|e| at.as_ref().is_some_and(|a| e.version < *a))
+            .filter_map(|e| {
+                Some(MigrationId {
+                    version: e.version.clone(),
+                    name: e.name.clone()?,
+                })
+            })
+            .collect();
         // A database Alembic still manages is at the step its revision maps to.
         if let Some(revision) = self.alembic_revision().await? {
             if let Some(step) = alembic::revision(&revision) {
@@ -79,6 +92,7 @@ impl Database {
             migrations,
             models,
             pending,
+            unrecorded,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use crate::backend::Backend;
 use crate::checksum::sha256_hex;
 use crate::error::{Error, Result};
 use crate::migration::bookkeeping::{
@@ -75,8 +76,9 @@ pub fn script(
              -- after a migration's last DDL, so a failure part-way leaves earlier statements applied.\n",
         );
     }
+    out.push_str(stop_at_first_error(dialect));
     out.push('\n');
-    if dialect == crate::backend::Backend::Sqlite {
+    if dialect == Backend::Sqlite {
         out.push_str("-- botdb opens every SQLite connection with foreign keys enforced.\nPRAGMA foreign_keys = ON;\n\n");
     }
     // Exactly the statements migrate runs before reading what is applied.
@@ -156,6 +158,22 @@ pub fn script(
         }
     }
     Ok(out)
+}
+
+/// The lines that make the client stop at the first error. The sqlite3 shell and psql
+/// otherwise go on with the next statement: sqlite3 would then COMMIT what came before the
+/// failure and record the migration as applied, and psql would run the migrations after it.
+/// The mysql client stops by itself unless run with --force.
+fn stop_at_first_error(dialect: Backend) -> &'static str {
+    match dialect {
+        Backend::Sqlite => {
+            "-- Stop at the first error, so a failed transaction is rolled back, never committed.\n.bail on\n"
+        }
+        Backend::Postgres => {
+            "-- Stop at the first error, with or without psql -v ON_ERROR_STOP=1.\n\\set ON_ERROR_STOP on\n"
+        }
+        Backend::Mysql => "-- The mysql client stops at the first error; do not run this with --force.\n",
+    }
 }
 
 fn header(out: &mut String, step: &MigrationText, file: &str, checksum: &str) {
