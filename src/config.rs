@@ -111,6 +111,22 @@ impl DatabaseUrl {
             url: redact_unparsed(raw),
             reason,
         };
+        // The drivers split userinfo from host at different `@`s: tokio-postgres at the
+        // first, mysql_async (the url crate) at the last one before the path. With an
+        // unencoded `@` in a password (`bot:a@127.0.0.2:5555/zz@db/shop`) they would
+        // connect to another host than the URL seems to name, so a URL has at most one `@`,
+        // and only before the host.
+        let after_slashes = rest.trim_start_matches('/');
+        let authority = after_slashes
+            .split(['/', '?', '#'])
+            .next()
+            .unwrap_or(after_slashes);
+        let ats = after_slashes.matches('@').count();
+        if ats > 1 || (ats == 1 && !authority.contains('@')) {
+            return Err(invalid(
+                "it has an `@` after the user name and password, so drivers could read another host from it: percent-encode `/`, `?`, `#` and `@` in the user name and password (%2F, %3F, %23, %40), and anywhere after the host".into(),
+            ));
+        }
         let parsed = url::Url::parse(&normalised).map_err(|e| invalid(e.to_string()))?;
         // PostgreSQL's driver takes a Unix socket in place of the host (libpq's
         // `postgres:///DB?host=/run/postgresql`); MySQL's needs a host besides `?socket=`.
@@ -126,18 +142,6 @@ impl DatabaseUrl {
         if parsed.path().trim_start_matches('/').is_empty() {
             return Err(invalid(
                 "it names no database (add /DBNAME after the host)".into(),
-            ));
-        }
-        // `bot:123/x@db/shop` (a password with an unencoded `/`) parses as host `bot`, port
-        // 123 and a path holding the rest of the password: refuse it instead.
-        let after_slashes = rest.trim_start_matches('/');
-        let authority = after_slashes
-            .split(['/', '?', '#'])
-            .next()
-            .unwrap_or(after_slashes);
-        if !authority.contains('@') && after_slashes.contains('@') {
-            return Err(invalid(
-                "it has an `@` after the host: percent-encode `/`, `?`, `#` and `@` in the user name and password (%2F, %3F, %23, %40)".into(),
             ));
         }
         let mut secrets = Vec::new();
@@ -173,14 +177,16 @@ impl DatabaseUrl {
         &self.target
     }
 
-    /// The server's host and port (with the backend's default port), for server URLs.
+    /// The server's host (an IPv6 address without its brackets) and port (with the
+    /// backend's default port), for server URLs.
     pub fn host_port(&self) -> Option<(String, u16)> {
         let default = self.backend.default_port()?;
         let parsed = url::Url::parse(&self.target).ok()?;
-        Some((
-            parsed.host_str()?.to_string(),
-            parsed.port().unwrap_or(default),
-        ))
+        let host = match parsed.host()? {
+            url::Host::Ipv6(ip) => ip.to_string(),
+            host => host.to_string(),
+        };
+        Some((host, parsed.port().unwrap_or(default)))
     }
 
     /// The same server with another database, e.g. the maintenance database.
@@ -205,21 +211,20 @@ impl DatabaseUrl {
     /// Whether the database is on this machine: a SQLite file, or a server on a loopback
     /// address or a Unix socket.
     pub fn is_local(&self) -> bool {
-        // A socket given in the query decides where the driver connects, whatever the host.
-        let socket = url::Url::parse(&self.target).is_ok_and(|u| {
-            u.query_pairs()
-                .any(|(k, v)| (k == "host" && v.starts_with('/')) || k == "socket")
-        });
-        match self.host_port() {
-            _ if socket => true,
-            None => true,
-            Some((host, _)) => {
-                let host = host.trim_start_matches('[').trim_end_matches(']');
-                host == "localhost"
-                    || host
-                        .parse::<std::net::IpAddr>()
-                        .is_ok_and(|ip| ip.is_loopback())
-            }
+        self.remote_target().is_none()
+    }
+
+    /// Where the driver would connect that is not on this machine, if anywhere.
+    ///
+    /// Judged on the driver's own reading of the URL, so whatever decides where it
+    /// connects counts: PostgreSQL's `hostaddr=` (which wins over the host), `host=` in
+    /// the query, several hosts, Unix sockets; MySQL's `socket=`. Every address the driver
+    /// may try must be local.
+    pub fn remote_target(&self) -> Option<String> {
+        match self.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => postgres_remote_target(&self.target),
+            Backend::Mysql => mysql_remote_target(&self.target),
         }
     }
 
@@ -249,14 +254,145 @@ impl DatabaseUrl {
     }
 }
 
+fn postgres_remote_target(target: &str) -> Option<String> {
+    use tokio_postgres::config::Host;
+    let Ok(config) = target.parse::<tokio_postgres::Config>() else {
+        return Some("an address its driver cannot read".into());
+    };
+    let addrs = config.get_hostaddrs();
+    if let Some(addr) = addrs.iter().find(|a| !a.is_loopback()) {
+        return Some(format!("hostaddr {addr}"));
+    }
+    // The driver takes the i-th hostaddr instead of the i-th host when there is one.
+    config
+        .get_hosts()
+        .iter()
+        .skip(addrs.len())
+        .find_map(|host| match host {
+            Host::Tcp(name) if !is_local_host(name) => Some(name.clone()),
+            _ => None,
+        })
+}
+
+fn mysql_remote_target(target: &str) -> Option<String> {
+    let Ok(opts) = mysql_async::Opts::from_url(target) else {
+        return Some("an address its driver cannot read".into());
+    };
+    let host = opts.ip_or_hostname();
+    (opts.socket().is_none() && !is_local_host(host)).then(|| host.to_string())
+}
+
+fn is_local_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The variables botdb reads that a `.env` may set.
+pub const DOTENV_VARIABLES: [&str; 3] = ["DATABASE_URL", "DB_URL", "RUST_LOG"];
+
 /// Loads `.env` from the current directory or a parent, without overriding variables
 /// that are already set. Returns the file that was loaded, if any.
+///
+/// Refused, naming the key and line but never the value: a value with a NUL byte (no
+/// environment variable can hold one), and a variable botdb reads set twice (python-dotenv,
+/// `set -a; . .env` and docker compose take the last value, dotenvy the first, so botdb
+/// could migrate another database than the bot uses).
 pub fn load_dotenv() -> Result<Option<PathBuf>, Error> {
-    match dotenvy::dotenv() {
-        Ok(path) => Ok(Some(path)),
-        Err(e) if e.not_found() => Ok(None),
-        Err(e) => Err(dotenv_error(e)),
+    let Some(path) = find_dotenv()? else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::DotEnv {
+        message: format!("{}: {e}", path.display()),
+    })?;
+    for (key, value) in parse_dotenv(&text)? {
+        if std::env::var_os(&key).is_none() {
+            std::env::set_var(key, value);
+        }
     }
+    Ok(Some(path))
+}
+
+/// `.env` in the current directory or the nearest parent that has one, as dotenvy finds it.
+fn find_dotenv() -> Result<Option<PathBuf>, Error> {
+    let cwd = std::env::current_dir().map_err(|e| Error::DotEnv {
+        message: format!("cannot read the current directory: {e}"),
+    })?;
+    for dir in cwd.ancestors() {
+        let candidate = dir.join(".env");
+        match std::fs::metadata(&candidate) {
+            Ok(meta) if meta.is_file() => return Ok(Some(candidate)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::DotEnv {
+                    message: format!("{}: {e}", candidate.display()),
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(None)
+}
+
+/// The variables of a `.env` file's text, in order, checked as [`load_dotenv`] says.
+fn parse_dotenv(text: &str) -> Result<Vec<(String, String)>, Error> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let entries = dotenvy::from_read_iter(text.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(dotenv_error)?;
+    let line = |i: usize| dotenv_entry_lines(text).get(i).copied().unwrap_or(0);
+    if let Some(i) = entries.iter().position(|(_, v)| v.contains('\0')) {
+        return Err(Error::DotEnv {
+            message: format!(
+                "the value of {} on line {} holds a NUL byte, which no environment variable can (remove it)",
+                entries[i].0,
+                line(i)
+            ),
+        });
+    }
+    for (i, (key, _)) in entries.iter().enumerate() {
+        if !DOTENV_VARIABLES.contains(&key.as_str()) {
+            continue;
+        }
+        if let Some(j) = entries[i + 1..].iter().position(|(k, _)| k == key) {
+            return Err(Error::DotEnv {
+                message: format!(
+                    "{key} is set twice, on lines {} and {} (botdb would take the first, while python-dotenv, docker compose and `set -a; . .env` take the last): keep only one",
+                    line(i),
+                    line(i + 1 + j)
+                ),
+            });
+        }
+    }
+    Ok(entries)
+}
+
+/// The line each variable of a `.env` text starts on (1-based), in dotenvy's order.
+///
+/// dotenvy reports no positions, and a quoted value may span lines; so entry `i` ends on
+/// the first line `k` such that the first `k` lines hold more than `i` entries, and starts
+/// on the first line after the previous entry that is neither blank nor a comment. Parsing
+/// every prefix is quadratic, which is fine for a `.env` and only done to word an error.
+fn dotenv_entry_lines(text: &str) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut prefix = String::new();
+    // The first line since the last entry ended that is neither blank nor a comment.
+    let mut first: Option<usize> = None;
+    for (k, line) in text.split_inclusive('\n').enumerate() {
+        prefix.push_str(line);
+        let trimmed = line.trim();
+        if first.is_none() && !trimmed.is_empty() && !trimmed.starts_with('#') {
+            first = Some(k + 1);
+        }
+        let entries = dotenvy::from_read_iter(prefix.as_bytes())
+            .take_while(Result::is_ok)
+            .count();
+        while starts.len() < entries {
+            starts.push(first.take().unwrap_or(k + 1));
+        }
+    }
+    starts
 }
 
 fn dotenv_error(e: dotenvy::Error) -> Error {
@@ -513,6 +649,142 @@ mod tests {
             redact_unparsed("mysql://root@h:3306/x"),
             "mysql://root@h:3306/x"
         );
+    }
+
+    #[test]
+    fn an_at_outside_the_user_name_and_password_is_refused() {
+        for scheme in ["postgres", "postgresql+asyncpg", "mysql", "mariadb"] {
+            for rest in [
+                "bot:a@127.0.0.2:5555/zz@db/shop",
+                "bot:p@ss@db/shop",
+                "bot@db/shop?user=x@y",
+                "db/shop@x",
+                "bot:5?x@db/shop",
+            ] {
+                let raw = format!("{scheme}://{rest}");
+                let err = DatabaseUrl::parse(&raw).expect_err(&raw).to_string();
+                assert!(
+                    err.contains("percent-encode") && err.contains("%40"),
+                    "{err}"
+                );
+                assert!(!err.contains("127.0.0.2") && !err.contains("p@ss"), "{err}");
+            }
+            let fine =
+                DatabaseUrl::parse(&format!("{scheme}://bot:p%40ss@db/shop")).expect("valid");
+            assert_eq!(fine.host_port().map(|h| h.0), Some("db".into()));
+        }
+    }
+
+    #[test]
+    fn remote_targets_are_where_the_driver_connects() {
+        let remote = |raw: &str| DatabaseUrl::parse(raw).expect(raw).remote_target();
+        for (raw, expected) in [
+            ("postgres://u@127.0.0.1/shop", None),
+            ("postgres://u@[::1]:5432/shop", None),
+            ("postgres://u@LOCALHOST/shop", None),
+            ("postgres://u@db.example/shop?hostaddr=127.0.0.1", None),
+            ("postgres:///shop?host=/run/postgresql&user=u", None),
+            (
+                "postgres://u@db.example/shop?host=/run/postgresql",
+                Some("db.example"),
+            ),
+            (
+                "postgres://u@127.0.0.1/shop?hostaddr=10.1.2.3",
+                Some("hostaddr 10.1.2.3"),
+            ),
+            (
+                "postgres://u@localhost/shop?host=db.example",
+                Some("db.example"),
+            ),
+            ("postgres://u@127.0.0.1,db.example/shop", Some("db.example")),
+            (
+                "postgres://u@127.0.0.1,localhost/shop?hostaddr=127.0.0.1,::1",
+                None,
+            ),
+            (
+                "postgres://u@127.0.0.1/shop?hostaddr=nonsense",
+                Some("an address its driver cannot read"),
+            ),
+            ("mysql://u@[::1]:3306/shop", None),
+            ("mysql://u@127.0.0.1/shop", None),
+            ("mysql://u@db.example/shop", Some("db.example")),
+            (
+                "mysql://u@db.example/shop?socket=/run/mysqld/mysqld.sock",
+                None,
+            ),
+            ("sqlite://x.db", None),
+        ] {
+            assert_eq!(remote(raw).as_deref(), expected, "{raw}");
+        }
+        assert!(
+            !DatabaseUrl::parse("postgres://u@127.0.0.1/shop?hostaddr=10.1.2.3")
+                .expect("valid")
+                .is_local()
+        );
+    }
+
+    #[test]
+    fn an_ipv6_host_has_no_brackets() {
+        let url = DatabaseUrl::parse("mysql://u@[::1]:3307/shop").expect("valid");
+        assert_eq!(url.host_port(), Some(("::1".into(), 3307)));
+    }
+
+    #[test]
+    fn env_file_entries_with_their_lines() {
+        let text = "DATABASE_URL=sqlite://first.db\nCERT=\"one\ntwo\"\n\n  # note\nX=1 # trailing\nexport DB_URL=y\n";
+        assert_eq!(dotenv_entry_lines(text), vec![1, 2, 6, 7]);
+        let err = parse_dotenv(&format!("{text}DATABASE_URL=sqlite://second.db\n"))
+            .expect_err("a duplicate")
+            .to_string();
+        assert!(
+            err.contains("DATABASE_URL is set twice, on lines 1 and 8"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("first.db") && !err.contains("second.db"),
+            "{err}"
+        );
+        // Keys botdb does not read may repeat, as they may for the bot.
+        assert_eq!(parse_dotenv("A=1\nA=2\n").expect("valid").len(), 2);
+        let err = parse_dotenv("\u{feff}A=1\nDB_URL=x\0secret\n")
+            .expect_err("a NUL")
+            .to_string();
+        assert!(err.contains("DB_URL on line 2 holds a NUL byte"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
+
+    proptest::proptest! {
+        // Whatever botdb accepts, both drivers connect to the host botdb names (and shows).
+        #[test]
+        fn accepted_urls_connect_where_they_say(
+            user in "[a-z]{1,5}",
+            password in "[A-Za-z0-9:@/?#%]{0,12}",
+            tail in "(/shop|/shop\\?sslmode=disable|/s@p|/shop\\?x=@y)",
+        ) {
+            for scheme in ["postgres", "mysql"] {
+                let raw = format!("{scheme}://{user}:{password}@db.example:5433{tail}");
+                let Ok(url) = DatabaseUrl::parse(&raw) else { continue };
+                let named = url.host_port().map(|h| h.0);
+                proptest::prop_assert_eq!(named.as_deref(), Some("db.example"), "{}", raw);
+                let driver = if scheme == "postgres" {
+                    url.connection_string()
+                        .parse::<tokio_postgres::Config>()
+                        .ok()
+                        .and_then(|c| match c.get_hosts() {
+                            [tokio_postgres::config::Host::Tcp(h)] => Some(h.clone()),
+                            _ => None,
+                        })
+                } else {
+                    mysql_async::Opts::from_url(url.connection_string())
+                        .ok()
+                        .map(|o| o.ip_or_hostname().to_string())
+                };
+                // A URL the driver cannot read at all fails to connect, which is safe.
+                if let Some(host) = driver {
+                    proptest::prop_assert_eq!(host.as_str(), "db.example", "{}", raw);
+                }
+            }
+        }
     }
 
     proptest::proptest! {

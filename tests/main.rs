@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod errors;
 mod faults_catalog;
+mod faults_config;
 mod literals;
 mod local;
 mod migrations;

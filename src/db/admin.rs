@@ -13,7 +13,7 @@ use diesel_async::{
 use crate::backend::Backend;
 use crate::config::DatabaseUrl;
 use crate::db::connect_error;
-use crate::error::{Doing, Error, Result};
+use crate::error::{one_line, Doing, Error, Result};
 use crate::sql::literal::identifier;
 
 /// A `COUNT(*) AS n` row.
@@ -119,6 +119,56 @@ pub async fn drop_database(url: &DatabaseUrl) -> Result<()> {
     admin_execute(url, &sql, Doing::DropDatabase).await
 }
 
+/// Why the URL's user could not create the database again once it is dropped, if it could
+/// not; asked before `reset` drops anything.
+///
+/// PostgreSQL: `CREATE DATABASE` needs the CREATEDB attribute (or superuser), which a role
+/// that was handed its database by a DBA often lacks, and which is never inherited from
+/// another role. MySQL: it needs the CREATE privilege on that database name, globally or
+/// by a grant on `db.*`; `CREATE DATABASE IF NOT EXISTS` asks the server exactly that (it
+/// checks the privilege before it looks whether the database exists) and changes nothing
+/// when the database is there.
+pub async fn cannot_recreate(url: &DatabaseUrl) -> Result<Option<String>> {
+    #[derive(QueryableByName)]
+    struct Role {
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        may_create: bool,
+    }
+    match url.backend() {
+        Backend::Sqlite => Ok(None),
+        Backend::Postgres => {
+            let mut conn = pg_admin(url).await?;
+            let role = diesel::sql_query(
+                "SELECT rolname::text AS name, (rolcreatedb OR rolsuper) AS may_create FROM pg_roles WHERE rolname = current_user",
+            )
+            .get_result::<Role>(&mut conn)
+            .await
+            .map_err(|e| Error::query(Doing::CheckExists, url.scrub(&e.to_string())))?;
+            Ok((!role.may_create).then(|| {
+                format!(
+                    "the role {} may not create databases (it has no CREATEDB), so the database could not be created again",
+                    role.name
+                )
+            }))
+        }
+        Backend::Mysql => {
+            let sql = format!(
+                "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET utf8mb4",
+                identifier(Backend::Mysql, &url.database_name())?
+            );
+            match mysql_admin(url).await?.batch_execute(&sql).await {
+                Ok(()) => Ok(None),
+                Err(e) => Ok(Some(format!(
+                    "the user may not create it again ({})",
+                    url.scrub(&one_line(&e.to_string()))
+                ))),
+            }
+        }
+    }
+}
+
 async fn admin_execute(url: &DatabaseUrl, sql: &str, doing: Doing) -> Result<()> {
     match url.backend() {
         Backend::Postgres => pg_admin(url).await?.batch_execute(sql).await,
@@ -137,7 +187,7 @@ async fn pg_admin(url: &DatabaseUrl) -> Result<AsyncPgConnection> {
 
 async fn mysql_admin(url: &DatabaseUrl) -> Result<AsyncMysqlConnection> {
     let admin = maintenance(url)?;
-    AsyncMysqlConnection::establish(admin.connection_string())
+    crate::db::mysql::establish(admin.connection_string())
         .await
         .map_err(|e| connect_error(&admin, &e.to_string()))
 }

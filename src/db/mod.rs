@@ -18,6 +18,7 @@ use crate::error::{one_line, Error, Result};
 
 pub mod admin;
 pub mod lock;
+pub(crate) mod mysql;
 pub mod sqlite;
 
 /// A pool of connections to one of the three backends.
@@ -150,8 +151,10 @@ pub async fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<Pool> {
             Ok(Pool::Postgres(build(url, manager, options).await?))
         }
         Backend::Mysql => {
-            let manager =
-                AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(url.connection_string());
+            let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new_with_config(
+                url.connection_string(),
+                mysql::mysql_config(),
+            );
             Ok(Pool::Mysql(build(url, manager, options).await?))
         }
     }

@@ -2,9 +2,9 @@
 
 use crate::config::DatabaseUrl;
 use crate::database::Database;
-use crate::db::admin::{create_database, database_exists, drop_database};
+use crate::db::admin::{cannot_recreate, create_database, database_exists, drop_database};
 use crate::db::PoolOptions;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::migration::catalog::Source;
 use crate::migration::report::Report;
 
@@ -29,11 +29,19 @@ pub async fn setup(
 }
 
 /// Drops the database (every row in it) and sets it up again. The caller confirms first.
+///
+/// Refused, before anything is dropped, when the URL's user could not create the database
+/// again ([`cannot_recreate`]).
 pub async fn reset(
     url: &DatabaseUrl,
     options: &PoolOptions,
     source: &Source,
 ) -> Result<(Database, Report)> {
+    if let Some(why) = cannot_recreate(url).await? {
+        return Err(Error::Refused(format!(
+            "refusing to reset {url}: {why}; nothing was dropped: reset it as a user that may create databases (PostgreSQL: ALTER ROLE … CREATEDB; MySQL: GRANT ALL ON db.*), or drop its tables by hand and run `botdb setup`"
+        )));
+    }
     tracing::info!(%url, "dropping the database");
     drop_database(url).await?;
     let (_, db, report) = setup(url, options, source).await?;
