@@ -8,7 +8,8 @@ use crate::database::Database;
 use crate::db::admin::Count;
 use crate::db::with_connection;
 use crate::error::{Doing, Error, Result};
-use crate::migration::plan::{plan_down, RevertTarget};
+use crate::migration::plan::{plan_down, RevertTarget, RunOptions};
+use crate::migration::status::preflight;
 use crate::ops::scratch::Scratch;
 use crate::sql::literal::identifier;
 
@@ -42,12 +43,10 @@ impl Database {
     /// columns with non-NULL values. An error means it cannot be told (e.g. the account may
     /// not create the scratch database this needs).
     pub async fn revert_losses(&self, target: &RevertTarget) -> Result<Vec<Loss>> {
-        let applied: Vec<String> = self
-            .status()
-            .await?
-            .applied()
-            .map(|e| e.version.clone())
-            .collect();
+        // A dirty migration is not "applied": say so before counting what is.
+        let (applied, tracked) = self.read_bookkeeping().await?;
+        let applied: Vec<String> = applied.into_iter().map(|(v, _)| v).collect();
+        preflight(&tracked, None, &applied, RunOptions::default())?;
         let reverted = plan_down(self.catalog()?, &applied, target)?;
         let Some(newest) = applied.iter().max() else {
             return Ok(Vec::new());
