@@ -19,6 +19,7 @@ use crate::error::{one_line, Error, Result};
 pub mod admin;
 pub mod lock;
 pub mod sqlite;
+pub mod waits;
 
 /// A pool of connections to one of the three backends.
 #[derive(Clone)]
