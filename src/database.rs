@@ -13,14 +13,17 @@ use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use crate::backend::Backend;
 use crate::config::DatabaseUrl;
 use crate::db::lock::MigrationLock;
+use crate::db::waits::{lock_holders, Running};
 use crate::db::with_connection;
 use crate::db::{Pool, PoolOptions};
 use crate::error::{Doing, Error, Result};
 use crate::introspect::{Introspect, Schema};
 use crate::migration::apply::{apply, Run};
-use crate::migration::bookkeeping::{create_sql, tables, Tracked, BOOKKEEPING_TABLE, BOTDB_TABLE};
+use crate::migration::bookkeeping::{
+    create_sql, tables, TrackState, Tracked, BOOKKEEPING_TABLE, BOTDB_TABLE,
+};
 use crate::migration::catalog::{Catalog, MigrationId, Source};
-use crate::migration::harness::blocking;
+use crate::migration::harness::{blocking, lock_timed_out, with_bounded_waits};
 use crate::migration::plan::{plan_down, plan_up, RevertTarget, RunOptions};
 use crate::migration::report::{Report, Step};
 use crate::migration::revert::revert;
@@ -186,10 +189,15 @@ impl Database {
             unrecorded: &unrecorded,
             options,
         };
-        let steps = with_connection!(&self.pool, |conn| {
+        let (backend, timeout) = (self.backend(), self.lock_timeout);
+        let result = with_connection!(&self.pool, |conn| {
+            let _running = Running::register(&mut *conn, &self.url).await?;
             let mut conn = AsyncConnectionWrapper::<_>::from(conn);
-            blocking(|| apply(&mut conn, &run, on_step))?
+            blocking(|| {
+                with_bounded_waits(&mut conn, backend, timeout, |c| apply(c, &run, on_step))
+            })
         });
+        let steps = self.naming_lock_holders(result).await?;
         let current = applied
             .iter()
             .chain(steps.iter().map(|s| &s.migration.version))
@@ -240,11 +248,57 @@ impl Database {
         let catalog = self.catalog()?;
         let plan = plan_down(catalog, &applied, target)?;
         let unrecorded = unrecorded(catalog, &applied, &tracked);
-        let steps = with_connection!(&self.pool, |conn| {
+        let (backend, timeout) = (self.backend(), self.lock_timeout);
+        let result = with_connection!(&self.pool, |conn| {
+            let _running = Running::register(&mut *conn, &self.url).await?;
             let mut conn = AsyncConnectionWrapper::<_>::from(conn);
-            blocking(|| revert(&mut conn, catalog, &plan, &unrecorded, on_step))?
+            blocking(|| {
+                with_bounded_waits(&mut conn, backend, timeout, |c| {
+                    revert(c, catalog, &plan, &unrecorded, on_step)
+                })
+            })
         });
+        let steps = self.naming_lock_holders(result).await?;
         Ok((applied, steps))
+    }
+
+    /// A migration that gave up waiting for a lock says which sessions hold it.
+    async fn naming_lock_holders<T>(&self, result: Result<T>) -> Result<T> {
+        let (action, name, statement, message, outcome) = match result {
+            Err(Error::MigrationFailed {
+                action,
+                name,
+                statement,
+                message,
+                outcome,
+            }) if lock_timed_out(&message) => (action, name, statement, message, outcome),
+            other => return other,
+        };
+        let held = match lock_holders(&self.pool, &self.url).await {
+            Ok(holders) if holders.is_empty() => {
+                "no other session holds a lock on this database's tables any more".to_string()
+            }
+            Ok(holders) => {
+                let list: Vec<String> = holders.iter().map(ToString::to_string).collect();
+                match self.backend() {
+                    Backend::Mysql => {
+                        format!("other sessions on this database: {}", list.join("; "))
+                    }
+                    _ => format!("held by {}", list.join("; ")),
+                }
+            }
+            Err(e) => format!("the sessions holding it could not be read: {e}"),
+        };
+        Err(Error::MigrationFailed {
+            action,
+            name,
+            statement,
+            message: format!(
+                "{message} (botdb waited {} s; {held})",
+                self.lock_timeout.as_secs_f64()
+            ),
+            outcome,
+        })
     }
 
     /// Reverts the newest `steps` migrations and applies them again, holding the migration lock.
@@ -322,10 +376,32 @@ impl Database {
     /// Every known migration and every applied version, with dirty and edited migrations
     /// marked. Never writes: when the bookkeeping tables do not exist yet, everything is
     /// pending.
+    ///
+    /// A migration recorded as `running` is reported as
+    /// [`State::Running`](crate::migration::status::State::Running) while another
+    /// process holds the migration lock, and as dirty once no process does.
     pub async fn status(&self) -> Result<Status> {
         let catalog = self.catalog()?;
-        let (applied, tracked) = self.read_bookkeeping().await?;
-        Ok(Status::new(self.backend(), catalog.ids(), applied).with_tracking(&tracked, catalog))
+        let status = |(applied, tracked): Bookkeeping| {
+            let status = Status::new(self.backend(), catalog.ids(), applied)
+                .with_tracking(&tracked, catalog);
+            (status, tracked)
+        };
+        let (read, tracked) = status(self.read_bookkeeping().await?);
+        let is_running = |t: &[Tracked]| t.iter().any(|t| t.state == TrackState::Running);
+        // Under our own lock nobody else can be running: a `running` row is left over.
+        if self.holds_lock || !is_running(&tracked) {
+            return Ok(read);
+        }
+        if MigrationLock::is_held(&self.pool, &self.url).await? {
+            return Ok(read.running_elsewhere(&tracked));
+        }
+        // The owner may have finished, or a new one started, since the first read.
+        let (read, tracked) = status(self.read_bookkeeping().await?);
+        if is_running(&tracked) && MigrationLock::is_held(&self.pool, &self.url).await? {
+            return Ok(read.running_elsewhere(&tracked));
+        }
+        Ok(read)
     }
 
     /// The live schema of the bot's tables.

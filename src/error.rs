@@ -280,6 +280,12 @@ pub enum Doing {
     CreateDatabase,
     /// Dropping a database.
     DropDatabase,
+    /// Finding the sessions that hold a table a migration waited for.
+    ReadLockHolders,
+    /// Reading a connection's session id.
+    ReadSession,
+    /// Setting or resetting the session's lock wait timeouts.
+    BoundLockWaits,
 }
 
 impl Doing {
@@ -313,6 +319,9 @@ impl Doing {
             Doing::Backup => "backing up the SQLite database",
             Doing::CreateDatabase => "creating the database",
             Doing::DropDatabase => "dropping the database",
+            Doing::ReadLockHolders => "finding the sessions that hold the table's lock",
+            Doing::ReadSession => "reading the connection's session id",
+            Doing::BoundLockWaits => "setting the session's lock wait timeout",
         }
     }
 
@@ -322,7 +331,7 @@ impl Doing {
             Doing::LoadEmbedded | Doing::FindMigrationSql | Doing::FindEmbeddedSql => {
                 "the binary's migrations do not match their SQL: rebuild botdb (cargo build), and report it if that does not help"
             }
-            Doing::TakeLock => {
+            Doing::TakeLock | Doing::BoundLockWaits => {
                 "check the connection to the database and run again (a lock dies with its session)"
             }
             Doing::OpenLockFile => {
@@ -343,7 +352,9 @@ impl Doing {
             | Doing::ReadTracking
             | Doing::ReadAlembicVersion
             | Doing::CheckExists
-            | Doing::CountLosses => "check that the database user may read the schema",
+            | Doing::CountLosses
+            | Doing::ReadLockHolders
+            | Doing::ReadSession => "check that the database user may read the schema",
             Doing::CreateBookkeeping
             | Doing::RecordApplied
             | Doing::RecordChecksums

@@ -9,6 +9,7 @@ mod crash;
 mod errors;
 mod faults_catalog;
 mod faults_config;
+mod faults_waits;
 mod literals;
 mod local;
 mod migrations;

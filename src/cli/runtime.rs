@@ -2,6 +2,10 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::Duration;
+
+use botdb::db::waits::{stop_running, Stop};
+use tokio::task::JoinHandle;
 
 use tracing_subscriber::EnvFilter;
 
@@ -38,16 +42,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     let result = runtime.block_on(async {
         // The command runs as a task, so a signal is noticed even while a migration
         // blocks its worker thread.
-        let command = tokio::spawn(dispatch(cli));
+        let mut command = tokio::spawn(dispatch(cli));
         tokio::select! {
-            finished = command => finished.map_err(|e| CliError::Other(format!("botdb failed unexpectedly ({e}); please report it with the command you ran")))?,
+            finished = &mut command => finished.map_err(|e| CliError::Other(format!("botdb failed unexpectedly ({e}); please report it with the command you ran")))?,
             signal = interrupted() => {
-                // Exiting closes the connections: PostgreSQL and SQLite roll the open
-                // transaction back, and every backend releases the migration lock.
-                let _ = writeln!(
-                    io::stderr(),
-                    "error: interrupted by {signal}: the open transaction is rolled back by the database and the migration lock released (on MySQL/MariaDB a migration already running is left dirty: see `botdb status`)"
-                );
+                let _ = writeln!(io::stderr(), "error: interrupted by {signal}: {}", stop(command).await);
                 Ok(ExitCode::from(EXIT_INTERRUPTED))
             }
         }
@@ -56,6 +55,63 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     // dropping the runtime would wait for it to finish.
     runtime.shutdown_background();
     result
+}
+
+/// How long an interrupted botdb waits for a stopped MySQL statement's migration to record
+/// its outcome, per attempt.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// After a signal: what happens to the work in flight, as the rest of the error line.
+///
+/// Exiting closes the connections: PostgreSQL and SQLite roll the open transaction back,
+/// and every backend releases the migration lock. A MySQL statement, though, runs on after
+/// its client is gone, and would take effect behind a migration botdb reports as
+/// interrupted: botdb stops it on the server (`KILL QUERY`), waits for the migration to
+/// record the outcome (dirty, with the server's message), and only then exits.
+async fn stop(mut command: JoinHandle<Result<ExitCode, CliError>>) -> String {
+    const ROLLED_BACK: &str =
+        "the open transaction is rolled back by the database and the migration lock released";
+    let mut stopped = Vec::new();
+    for how in [Stop::Query, Stop::Connection] {
+        let results = stop_running(how).await;
+        if results.is_empty() {
+            break;
+        }
+        for result in results {
+            match result {
+                Ok(what) => stopped.push(what),
+                Err(e) => {
+                    command.abort();
+                    return format!("{ROLLED_BACK}; stopping the statement still running on the server ({e}) failed: it may still take effect, so check `botdb status` and the schema");
+                }
+            }
+        }
+        if let Ok(finished) = tokio::time::timeout(STOP_WAIT, &mut command).await {
+            return match finished {
+                Ok(Err(e)) => format!(
+                    "botdb stopped the statement the server was running ({}) and waited for it to end: {}",
+                    stopped.join(", "),
+                    message(e)
+                ),
+                _ => format!("{ROLLED_BACK}; the command had finished when it was stopped"),
+            };
+        }
+    }
+    command.abort();
+    if stopped.is_empty() {
+        format!("{ROLLED_BACK} (on MySQL/MariaDB a migration already running is left dirty: see `botdb status`)")
+    } else {
+        format!("{ROLLED_BACK}; botdb stopped the statement the server was running ({}), but its migration did not record the outcome in time, so it is left dirty: see `botdb status`", stopped.join(", "))
+    }
+}
+
+/// An error's text without the `error:` prefix.
+fn message(error: CliError) -> String {
+    match error {
+        CliError::Botdb(e) => e.to_string(),
+        CliError::Output(e) => format!("cannot write output: {e}"),
+        CliError::Other(m) => m,
+    }
 }
 
 /// Waits for Ctrl-C or SIGTERM, and names it.

@@ -58,6 +58,10 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
                 }
                 (State::Applied, Some(name)) => ("applied", name.clone()),
                 (State::Pending, Some(name)) => ("pending", name.clone()),
+                (State::Running, Some(name)) => (
+                    "running",
+                    format!("{name} (being applied by another process)"),
+                ),
                 (State::Dirty, Some(name)) => {
                     ("dirty", format!("{name} (did not finish: `botdb resolve`)"))
                 }
@@ -76,7 +80,13 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
             )?;
         }
         let (applied, pending) = (status.applied().count(), status.pending().count());
-        writeln!(out, "{applied} applied, {pending} pending")?;
+        match status.running().count() {
+            0 => writeln!(out, "{applied} applied, {pending} pending")?,
+            running => writeln!(
+                out,
+                "{applied} applied, {pending} pending, {running} being applied by another process"
+            )?,
+        }
     }
     out.flush()?;
     match status.problem() {
@@ -84,7 +94,14 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         Some(problem) => return Err(problem.into()),
         None => {}
     }
-    if args.check && status.pending().next().is_some() {
+    if let Some(entry) = status.running().next() {
+        tracing::warn!(
+            "{} is being applied by another process, which holds the migration lock; run status again when it finishes",
+            entry.name.as_deref().unwrap_or(&entry.version)
+        );
+    }
+    // A migration another process is applying is not applied yet: a deploy gate waits.
+    if args.check && (status.pending().next().is_some() || status.running().next().is_some()) {
         return Ok(ExitCode::from(EXIT_CHECK_FAILED));
     }
     Ok(ExitCode::SUCCESS)

@@ -14,6 +14,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::QueryableByName;
 use diesel_async::{AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl};
 
+use crate::backend::Backend;
 use crate::checksum::sha256_hex;
 use crate::config::DatabaseUrl;
 use crate::db::Pool;
@@ -61,7 +62,7 @@ fn timed_out(url: &DatabaseUrl, timeout: Duration) -> Error {
 }
 
 /// MySQL's lock names are at most 64 characters; a database name may be that long itself.
-fn mysql_lock_name(database: &str) -> String {
+pub(crate) fn mysql_lock_name(database: &str) -> String {
     let name = format!("botdb:{database}");
     if name.chars().count() <= 64 {
         name
@@ -70,7 +71,55 @@ fn mysql_lock_name(database: &str) -> String {
     }
 }
 
+fn sqlite_lock_path(url: &DatabaseUrl) -> String {
+    format!("{}.lock", url.database_name())
+}
+
 impl MigrationLock {
+    /// Whether some session holds the migration lock on the database `url` names right
+    /// now, without taking it (SQLite: a shared lock tried and dropped at once; a missing
+    /// lock file is not created). For `status`, to tell a migration another process is
+    /// running from one whose process is gone.
+    pub async fn is_held(pool: &Pool, url: &DatabaseUrl) -> Result<bool> {
+        match pool {
+            Pool::Postgres(pool) => {
+                let mut conn = crate::db::checkout(pool, Backend::Postgres).await?;
+                // A bigint advisory key shows in pg_locks as its high and low halves.
+                let row = diesel::sql_query(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+                     AND granted AND objsubid = 1 \
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                     AND classid::bigint = ($1 >> 32) AND objid::bigint = ($1 & 4294967295)) AS got",
+                )
+                .bind::<BigInt, _>(PG_LOCK_KEY)
+                .get_result::<PgGot>(&mut *conn)
+                .await
+                .map_err(lock_error)?;
+                Ok(row.got)
+            }
+            Pool::Mysql(pool) => {
+                let mut conn = crate::db::checkout(pool, Backend::Mysql).await?;
+                let row = diesel::sql_query("SELECT IS_USED_LOCK(?) IS NOT NULL AS got")
+                    .bind::<Text, _>(mysql_lock_name(&url.database_name()))
+                    .get_result::<Got>(&mut *conn)
+                    .await
+                    .map_err(lock_error)?;
+                Ok(row.got == Some(1))
+            }
+            Pool::Sqlite(_) => {
+                let path = sqlite_lock_path(url);
+                let Ok(file) = std::fs::File::open(&path) else {
+                    return Ok(false);
+                };
+                match file.try_lock_shared() {
+                    Ok(()) => Ok(false),
+                    Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+                    Err(std::fs::TryLockError::Error(e)) => Err(lock_error(format!("{path}: {e}"))),
+                }
+            }
+        }
+    }
+
     /// Takes the migration lock on the database `url` names, through `pool`, waiting up
     /// to `timeout` for another holder to finish.
     pub async fn acquire(pool: &Pool, url: &DatabaseUrl, timeout: Duration) -> Result<Self> {
@@ -133,7 +182,7 @@ impl MigrationLock {
                 }
             }
             Pool::Sqlite(_) => {
-                let path = format!("{}.lock", url.database_name());
+                let path = sqlite_lock_path(url);
                 let file = std::fs::OpenOptions::new()
                     .create(true)
                     .truncate(false)

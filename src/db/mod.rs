@@ -20,6 +20,7 @@ pub mod admin;
 pub mod lock;
 pub(crate) mod mysql;
 pub mod sqlite;
+pub mod waits;
 
 /// A pool of connections to one of the three backends.
 #[derive(Clone)]

@@ -19,7 +19,7 @@ use diesel_migrations::MigrationHarness;
 use crate::error::{Doing, Error, Result};
 use crate::migration::bookkeeping::{mark_dirty, track, untrack, TrackState};
 use crate::migration::catalog::{Catalog, MigrationText};
-use crate::migration::harness::{diesel_message, Failed};
+use crate::migration::harness::{diesel_message, lock_timed_out, Failed, LOCK_ADVICE};
 use crate::migration::plan::{groups, RunOptions};
 use crate::migration::report::{plural, Action, Step};
 use crate::sql::split::split;
@@ -104,13 +104,19 @@ where
             Err(Failed::Migration { index, message }) => {
                 let before: Vec<usize> =
                     group.iter().copied().take_while(|&i| i != index).collect();
-                let statement = diagnose(conn, catalog, &before, index);
+                let waited = lock_timed_out(&message);
+                let statement = diagnose(conn, catalog, &before, index, waited);
+                let fix = if waited {
+                    LOCK_ADVICE
+                } else {
+                    "fix the migration and run again"
+                };
                 return Err(Error::MigrationFailed {
                     action: "applying",
                     name: migrations[index].id.name.clone(),
                     statement,
                     message,
-                    outcome: rolled_back(before.len(), steps.len()),
+                    outcome: rolled_back(before.len(), steps.len(), fix),
                 });
             }
             Err(Failed::Db(e)) => return Err(Error::query(Doing::RecordApplied, e)),
@@ -140,8 +146,8 @@ pub fn record_checksums<C: Connection>(
 }
 
 /// What a failed transaction undid: the `in_transaction` migrations that shared it, but not
-/// the `committed` ones applied before it in separate transactions.
-fn rolled_back(in_transaction: usize, committed: usize) -> String {
+/// the `committed` ones applied before it in separate transactions; then `fix`.
+fn rolled_back(in_transaction: usize, committed: usize, fix: &str) -> String {
     let migrations = |n: usize| plural(n, "migration");
     let undone = if in_transaction == 0 {
         "its transaction was rolled back".to_string()
@@ -157,10 +163,10 @@ fn rolled_back(in_transaction: usize, committed: usize) -> String {
         )
     };
     if committed == 0 {
-        format!("{undone}, so the database is as it was before: fix the migration and run again")
+        format!("{undone}, so the database is as it was before: {fix}")
     } else {
         format!(
-            "{undone}; the {} this run committed before that (in separate transactions) stay applied: fix the migration and run again",
+            "{undone}; the {} this run committed before that (in separate transactions) stay applied: {fix}",
             migrations(committed)
         )
     }
@@ -219,8 +225,15 @@ where
 /// Finds the failing statement of a migration that failed inside a transaction, by
 /// replaying the run up to it, statement by statement, in a transaction that is then
 /// rolled back. Returns e.g. ` at statement 2 (line 5: SELEKT nonsense)`, or nothing if
-/// the replay cannot tell.
-fn diagnose<DB, C>(conn: &mut C, catalog: &Catalog, before: &[usize], failing: usize) -> String
+/// the replay cannot tell. After a lock timeout (`waited`) the replay waits only briefly
+/// for the same lock, rather than as long again.
+fn diagnose<DB, C>(
+    conn: &mut C,
+    catalog: &Catalog,
+    before: &[usize],
+    failing: usize,
+    waited: bool,
+) -> String
 where
     DB: DieselBackend,
     C: Connection<Backend = DB>,
@@ -228,6 +241,9 @@ where
     let migrations = catalog.migrations();
     let mut found = String::new();
     let _ = conn.transaction::<(), diesel::result::Error, _>(|c| {
+        if waited && catalog.backend() == crate::backend::Backend::Postgres {
+            c.batch_execute("SET LOCAL lock_timeout = 200")?;
+        }
         for &i in before {
             c.batch_execute(&migrations[i].up)?;
         }
@@ -251,12 +267,12 @@ mod tests {
     #[test]
     fn a_rollback_says_what_stays_applied() {
         assert_eq!(
-            rolled_back(0, 0),
+            rolled_back(0, 0, "fix the migration and run again"),
             "its transaction was rolled back, so the database is as it was before: fix the migration and run again"
         );
-        assert!(rolled_back(3, 0)
+        assert!(rolled_back(3, 0, "fix")
             .contains("including the 3 migrations before it, so the database is as it was before"));
-        let partly = rolled_back(1, 2);
+        let partly = rolled_back(1, 2, "fix");
         assert!(
             partly.contains(
                 "including the 1 migration before it; the 2 migrations this run committed"

@@ -1,12 +1,17 @@
 //! The seam to diesel's synchronous migration harness: catalogue entries as diesel
 //! migrations, running the harness from async code, and reading its errors.
 
+use std::time::Duration;
+
 use diesel::backend::Backend as DieselBackend;
 use diesel::connection::BoxableConnection;
 use diesel::migration::{Migration, MigrationMetadata, MigrationName, MigrationVersion};
+use diesel::Connection;
 
-use crate::error::{one_line, Error, Result};
+use crate::backend::Backend;
+use crate::error::{one_line, Doing, Error, Result};
 use crate::migration::catalog::{MigrationId, MigrationText};
+use crate::sql::literal::{literal, Literal};
 
 impl MigrationName for MigrationId {
     fn version(&self) -> MigrationVersion<'_> {
@@ -104,3 +109,59 @@ pub fn diesel_message(e: &(dyn std::error::Error + 'static)) -> String {
     let text = e.to_string();
     one_line(text.split_once(" with: ").map_or(text.as_str(), |(_, m)| m))
 }
+
+/// Runs `work` with every wait for a lock another session holds on a table or row bounded
+/// by `timeout` (at least a millisecond on PostgreSQL, a second on MySQL): PostgreSQL's
+/// `lock_timeout`, MySQL's `lock_wait_timeout` (metadata locks, e.g. `LOCK TABLES`) and
+/// `innodb_lock_wait_timeout` (rows). SQLite's busy timeout bounds its waits already.
+/// The session's defaults are restored afterwards.
+pub fn with_bounded_waits<C: Connection, T>(
+    conn: &mut C,
+    backend: Backend,
+    timeout: Duration,
+    work: impl FnOnce(&mut C) -> Result<T>,
+) -> Result<T> {
+    let (set, reset) = match backend {
+        Backend::Sqlite => return work(conn),
+        Backend::Postgres => {
+            let millis = i64::try_from(timeout.as_millis())
+                .unwrap_or(i64::MAX)
+                .max(1);
+            (
+                format!(
+                    "SET lock_timeout = {}",
+                    literal(backend, &Literal::Int(millis))?
+                ),
+                "RESET lock_timeout",
+            )
+        }
+        Backend::Mysql => {
+            let rounded_up = timeout.as_secs() + u64::from(timeout.subsec_nanos() > 0);
+            let secs = literal(
+                backend,
+                &Literal::Int(i64::try_from(rounded_up).unwrap_or(i64::MAX).max(1)),
+            )?;
+            (
+                format!("SET SESSION lock_wait_timeout = {secs}, SESSION innodb_lock_wait_timeout = {secs}"),
+                "SET SESSION lock_wait_timeout = DEFAULT, SESSION innodb_lock_wait_timeout = DEFAULT",
+            )
+        }
+    };
+    conn.batch_execute(&set)
+        .map_err(|e| Error::query(Doing::BoundLockWaits, e))?;
+    let result = work(conn);
+    let restored = conn.batch_execute(reset);
+    let value = result?;
+    restored.map_err(|e| Error::query(Doing::BoundLockWaits, e))?;
+    Ok(value)
+}
+
+/// Whether the database's message says a statement gave up waiting for another
+/// session's lock (see [`with_bounded_waits`]).
+pub fn lock_timed_out(message: &str) -> bool {
+    message.contains("canceling statement due to lock timeout")
+        || message.contains("Lock wait timeout exceeded")
+}
+
+/// What to do after a lock wait timed out.
+pub const LOCK_ADVICE: &str = "another session holds a lock on a table the migration needs: let it finish (or end it), then run again; --lock-timeout sets how long botdb waits";

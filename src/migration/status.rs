@@ -23,6 +23,9 @@ pub enum State {
     Unknown,
     /// Started on MySQL and never finished: the database needs `botdb resolve`.
     Dirty,
+    /// Being applied or reverted right now by another process, which holds the migration
+    /// lock.
+    Running,
 }
 
 /// One line of [`Status`].
@@ -77,6 +80,27 @@ impl Status {
                 entry.state = State::Dirty;
             }
             entry.changed = entry.name.as_ref().is_some_and(|n| changed.contains(n));
+        }
+        self
+    }
+
+    /// The migrations another process is applying or reverting right now.
+    pub fn running(&self) -> impl Iterator<Item = &Entry> {
+        self.migrations.iter().filter(|e| e.state == State::Running)
+    }
+
+    /// For when another process holds the migration lock: the migrations it recorded as
+    /// `running` are its work in progress, not left dirty.
+    pub fn running_elsewhere(mut self, tracked: &[Tracked]) -> Self {
+        let running: HashSet<&str> = tracked
+            .iter()
+            .filter(|t| t.state == TrackState::Running)
+            .map(|t| t.version.as_str())
+            .collect();
+        for entry in &mut self.migrations {
+            if entry.state == State::Dirty && running.contains(entry.version.as_str()) {
+                entry.state = State::Running;
+            }
         }
         self
     }

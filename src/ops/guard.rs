@@ -43,9 +43,9 @@ impl Database {
     /// columns with non-NULL values. An error means it cannot be told (e.g. the account may
     /// not create the scratch database this needs).
     pub async fn revert_losses(&self, target: &RevertTarget) -> Result<Vec<Loss>> {
+        // A dirty migration is not "applied": say so before counting what is.
         let (applied, tracked) = self.read_bookkeeping().await?;
         let applied: Vec<String> = applied.into_iter().map(|(v, _)| v).collect();
-        // As the revert itself does: a dirty database is refused before the plan is checked.
         preflight(&tracked, None, &applied, RunOptions::default())?;
         let reverted = plan_down(self.catalog()?, &applied, target)?;
         let Some(newest) = applied.iter().max() else {
