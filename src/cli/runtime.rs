@@ -44,6 +44,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
             signal = interrupted() => {
                 // Exiting closes the connections: PostgreSQL and SQLite roll the open
                 // transaction back, and every backend releases the migration lock.
+                // Scratch databases (verify, check, a guarded revert) are dropped first.
+                for (name, why) in botdb::ops::scratch::drop_all(std::time::Duration::from_secs(5)).await {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "warning: scratch database {name} was left behind ({why}): drop it by hand"
+                    );
+                }
                 let _ = writeln!(
                     io::stderr(),
                     "error: interrupted by {signal}: the open transaction is rolled back by the database and the migration lock released (on MySQL/MariaDB a migration already running is left dirty: see `botdb status`)"
