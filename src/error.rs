@@ -178,7 +178,7 @@ pub enum Error {
 
     /// A run failed and its backup could not be put back.
     #[error(
-        "{error}; restoring the backup taken before the run ({backup}) failed too: {reason}; the database file may be partly changed: copy the backup over it by hand"
+        "{error}; putting back the backup taken before the run ({backup}) failed too: {reason}; it is at {state}: check it, and restore the backup by hand (sqlite3 DATABASE \".restore '{backup}'\") if needed, with the bot stopped"
     )]
     RestoreFailed {
         /// What failed first.
@@ -187,6 +187,24 @@ pub enum Error {
         backup: String,
         /// Why it could not be restored.
         reason: Box<Error>,
+        /// Where the database is left, e.g. `20241220144707 (3 migrations applied)`.
+        state: String,
+    },
+
+    /// A run failed, and its backup was not put back because that would discard writes
+    /// botdb did not make.
+    #[error(
+        "{error}; botdb did not put back the backup taken before the run ({backup}): {reason}; the database is as the run left it, at {state}: check it, and finish or undo the run by hand"
+    )]
+    NotRestored {
+        /// What failed.
+        error: Box<Error>,
+        /// The backup, left in place.
+        backup: String,
+        /// Why it was not put back.
+        reason: &'static str,
+        /// Where the database is left.
+        state: String,
     },
 
     /// Migrations were run on a runtime where they cannot block.
@@ -276,6 +294,8 @@ pub enum Doing {
     OpenLockFile,
     /// Backing a SQLite database up.
     Backup,
+    /// Putting a SQLite backup back after a failed run.
+    Restore,
     /// Creating a database.
     CreateDatabase,
     /// Dropping a database.
@@ -317,6 +337,7 @@ impl Doing {
             Doing::TakeLock => "taking the migration lock",
             Doing::OpenLockFile => "opening the migration lock file",
             Doing::Backup => "backing up the SQLite database",
+            Doing::Restore => "putting the SQLite backup back",
             Doing::CreateDatabase => "creating the database",
             Doing::DropDatabase => "dropping the database",
             Doing::ReadLockHolders => "finding the sessions that hold the table's lock",
@@ -339,6 +360,9 @@ impl Doing {
             }
             Doing::Backup => {
                 "check free disk space and that the database's folder is writable, or pass --no-backup"
+            }
+            Doing::Restore => {
+                "the restore is all or nothing, so the database is as the failed run left it"
             }
             Doing::CreateDatabase | Doing::DropDatabase => {
                 "check that the database user may create and drop databases (or do it by hand)"

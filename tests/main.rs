@@ -10,6 +10,7 @@ mod errors;
 mod faults_catalog;
 mod faults_config;
 mod faults_waits;
+mod faults_restore;
 mod literals;
 mod local;
 mod migrations;

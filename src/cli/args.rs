@@ -81,8 +81,19 @@ impl GlobalArgs {
 
     /// Connects for a command that changes the schema, and takes the migration lock: the
     /// command's backup, run and any restore all happen under it.
+    ///
+    /// On SQLite the pool has a single connection: a failed run's backup is put back only
+    /// if no one else wrote meanwhile, which SQLite tells per connection.
     pub async fn connect_locked(&self) -> Result<(Database, MigrationLock), CliError> {
-        let db = self.connect().await?;
+        let url = self.url()?;
+        let mut options = self.pool_options();
+        if url.backend() == botdb::Backend::Sqlite {
+            options.max_size = 1;
+        }
+        let db = Database::connect_with(url, &options)
+            .await?
+            .with_source(self.source())
+            .with_lock_timeout(Duration::from_secs(self.lock_timeout));
         let lock = db.lock(Duration::from_secs(self.lock_timeout)).await?;
         Ok((db.assume_locked(), lock))
     }

@@ -36,12 +36,23 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         per_migration: args.transaction_per_migration,
         allow_changed: args.allow_changed,
     });
-    let to = args.to.as_deref().map(botdb::migration::normalize_version);
-    let changes = db
-        .status()
-        .await?
-        .pending()
-        .any(|e| to.as_ref().is_none_or(|t| e.version <= *t));
+    // An unknown --to fails before changing anything: no backup for it.
+    let to = match args.to.as_deref() {
+        None => Some(None),
+        Some(t) => db
+            .catalog()?
+            .find(t)
+            .ok()
+            .map(|m| Some(m.id.version.clone())),
+    };
+    let changes = match &to {
+        None => false,
+        Some(to) => db
+            .status()
+            .await?
+            .pending()
+            .any(|e| to.as_ref().is_none_or(|t| e.version <= *t)),
+    };
     let backup = args.backups.take(&db, changes).await?;
     let mut progress = Progress::start();
     let mut adoption_error = None;

@@ -46,7 +46,15 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         tokio::select! {
             finished = &mut command => finished.map_err(|e| CliError::Other(format!("botdb failed unexpectedly ({e}); please report it with the command you ran")))?,
             signal = interrupted() => {
-                let _ = writeln!(io::stderr(), "error: interrupted by {signal}: {}", stop(command).await);
+                let outcome = stop(command).await;
+                // Scratch databases (verify, check, a guarded revert) are dropped before exit.
+                for (name, why) in botdb::ops::scratch::drop_all(std::time::Duration::from_secs(5)).await {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "warning: scratch database {name} was left behind ({why}): drop it by hand"
+                    );
+                }
+                let _ = writeln!(io::stderr(), "error: interrupted by {signal}: {outcome}");
                 Ok(ExitCode::from(EXIT_INTERRUPTED))
             }
         }

@@ -3,7 +3,7 @@
 
 use std::io::{self, IsTerminal, Write};
 
-use botdb::ops::backup;
+use botdb::ops::backup::{self, Restore};
 use botdb::{Database, MigrationLock, Report, RevertTarget};
 
 use super::args::{BackupArgs, GlobalArgs};
@@ -22,7 +22,15 @@ pub async fn guarded_revert(
 ) -> Result<(Database, Report, Progress), CliError> {
     let (db, lock) = global.connect_locked().await?;
     confirm_losses(&db, target, yes).await?;
-    let changes = db.status().await?.applied().next().is_some();
+    let applied: Vec<String> = db
+        .status()
+        .await?
+        .applied()
+        .map(|e| e.version.clone())
+        .collect();
+    // No backup for a revert that has nothing to revert (or is refused anyway).
+    let changes = botdb::migration::plan::plan_down(db.catalog()?, &applied, target)
+        .is_ok_and(|plan| !plan.is_empty());
     let backup = backups.take(&db, changes).await?;
     let mut progress = Progress::start();
     let result = work(&db, &mut progress).await;
@@ -31,82 +39,111 @@ pub async fn guarded_revert(
 }
 
 impl BackupArgs {
-    /// Backs a SQLite database up when the command is about to change it, and notes the
-    /// file's digest so a failed run is undone only if it changed the file.
-    pub async fn take(&self, db: &Database, changes: bool) -> Result<Option<Backup>, CliError> {
+    /// Backs a SQLite database up when the command is about to change it.
+    pub async fn take(&self, db: &Database, changes: bool) -> Result<Option<Kept>, CliError> {
         if self.no_backup || !changes {
             return Ok(None);
         }
-        let (Some(path), Some(db_path)) =
-            (db.backup(self.keep_backups).await?, db.url().sqlite_path())
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Backup {
-            path,
-            digest: backup::digest(db_path)?,
+        Ok(db.backup().await?.map(|backup| Kept {
+            backup,
+            keep: self.keep_backups,
         }))
     }
 }
 
-/// A backup taken before a run, and the database file's digest at that moment.
-pub struct Backup {
-    path: std::path::PathBuf,
-    digest: Vec<u8>,
+/// A backup taken before a run, and how many to keep.
+pub struct Kept {
+    backup: backup::Backup,
+    keep: usize,
 }
 
-/// After a command ran with a backup: on failure, closes the database and puts the
-/// backup back, saying so in the error. Then releases the migration lock.
-pub async fn settle<T>(
+/// After a command ran with a backup: keeps the backup if the run changed something
+/// (pruning older ones) and deletes it if not; on failure, puts it back if that discards
+/// no one else's writes, saying in the error what was done. Then releases the lock.
+pub async fn settle(
     db: Database,
     lock: MigrationLock,
-    backup: Option<Backup>,
-    result: botdb::Result<T>,
-) -> Result<(Database, T), CliError> {
-    let settled = restore_on_failure(db, backup, result);
+    backup: Option<Kept>,
+    result: botdb::Result<Report>,
+) -> Result<(Database, Report), CliError> {
+    let settled = match backup {
+        None => result.map_err(CliError::from),
+        Some(kept) => after_backup(&db, kept, result).await,
+    };
     let released = lock.release().await;
-    let value = settled?;
+    let report = settled?;
     released?;
-    Ok(value)
+    Ok((db, report))
 }
 
-fn restore_on_failure<T>(
-    db: Database,
-    backup: Option<Backup>,
-    result: botdb::Result<T>,
-) -> Result<(Database, T), CliError> {
+async fn after_backup(
+    db: &Database,
+    Kept { backup, keep }: Kept,
+    result: botdb::Result<Report>,
+) -> Result<Report, CliError> {
     let error = match result {
-        Ok(value) => return Ok((db, value)),
+        Ok(report) => {
+            let changed = report.adopted.is_some()
+                || !report.applied.is_empty()
+                || !report.reverted.is_empty();
+            if changed {
+                backup.keep(keep)?;
+            } else {
+                backup.discard()?;
+            }
+            return Ok(report);
+        }
         Err(error) => error,
     };
-    let (Some(backup), Some(path)) = (
-        backup,
-        db.url().sqlite_path().map(std::path::Path::to_path_buf),
-    ) else {
-        return Err(error.into());
-    };
-    let shown = backup.path.display().to_string();
-    let restored = backup::digest(&path).and_then(|digest| {
-        // A rolled-back transaction leaves the file as it was: nothing to undo then.
-        if digest == backup.digest {
-            return Ok(false);
+    let shown = backup.path().display().to_string();
+    let error = match db.restore(&backup).await {
+        // Nothing was committed: the database is as it was, and the backup adds nothing.
+        Ok(Restore::Unchanged) => {
+            if let Err(e) = backup.discard() {
+                tracing::warn!("{e}");
+            }
+            error
         }
-        drop(db);
-        backup::restore(&backup.path, &path).map(|()| true)
-    });
-    Err(match restored {
-        Ok(false) => error,
-        Ok(true) => botdb::Error::Restored {
+        Ok(Restore::Restored) => {
+            if let Err(e) = backup.keep(keep) {
+                tracing::warn!("{e}");
+            }
+            botdb::Error::Restored {
+                error: Box::new(error),
+                backup: shown,
+            }
+        }
+        Ok(Restore::Refused(reason)) => botdb::Error::NotRestored {
             error: Box::new(error),
             backup: shown,
+            reason,
+            state: state(db).await,
         },
         Err(reason) => botdb::Error::RestoreFailed {
             error: Box::new(error),
             backup: shown,
             reason: Box::new(reason),
+            state: state(db).await,
         },
+    };
+    Err(error.into())
+}
+
+/// Where the database is, for an error that leaves it as a failed run left it.
+async fn state(db: &Database) -> String {
+    match db.status().await {
+        Ok(status) => {
+            let applied: Vec<&str> = status.applied().map(|e| e.version.as_str()).collect();
+            match applied.last() {
+                None => "no migration applied".to_string(),
+                Some(newest) => format!(
+                    "{newest} ({} applied; `botdb status` lists them)",
+                    botdb::migration::report::plural(applied.len(), "migration")
+                ),
+            }
+        }
+        Err(e) => format!("a version botdb cannot read ({e})"),
     }
-    .into())
 }
 
 /// Before a revert: says what data it would delete and asks for confirmation on a

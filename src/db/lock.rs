@@ -71,8 +71,25 @@ pub(crate) fn mysql_lock_name(database: &str) -> String {
     }
 }
 
-fn sqlite_lock_path(url: &DatabaseUrl) -> String {
-    format!("{}.lock", url.database_name())
+/// `<real file>.lock`: keyed on the real file, so every path to one database (a symlink,
+/// `./shop.db`) takes the same lock. A path that is not a regular file (`/dev/null`, a
+/// folder) is refused rather than given a lock file beside it.
+fn sqlite_lock_path(url: &DatabaseUrl) -> Result<std::path::PathBuf> {
+    let typed = url.sqlite_path().unwrap_or(std::path::Path::new(""));
+    let open_error = |message: String| Error::query(Doing::OpenLockFile, message);
+    let real = crate::db::sqlite::real_path(typed)
+        .map_err(|e| open_error(format!("{}: {e}", typed.display())))?;
+    if let Ok(meta) = std::fs::metadata(&real) {
+        if !meta.is_file() {
+            return Err(open_error(format!(
+                "{} is not a regular file, so it cannot hold a SQLite database botdb migrates",
+                real.display()
+            )));
+        }
+    }
+    let mut lock = real.into_os_string();
+    lock.push(".lock");
+    Ok(lock.into())
 }
 
 impl MigrationLock {
@@ -107,14 +124,16 @@ impl MigrationLock {
                 Ok(row.got == Some(1))
             }
             Pool::Sqlite(_) => {
-                let path = sqlite_lock_path(url);
+                let path = sqlite_lock_path(url)?;
                 let Ok(file) = std::fs::File::open(&path) else {
                     return Ok(false);
                 };
                 match file.try_lock_shared() {
                     Ok(()) => Ok(false),
                     Err(std::fs::TryLockError::WouldBlock) => Ok(true),
-                    Err(std::fs::TryLockError::Error(e)) => Err(lock_error(format!("{path}: {e}"))),
+                    Err(std::fs::TryLockError::Error(e)) => {
+                        Err(lock_error(format!("{}: {e}", path.display())))
+                    }
                 }
             }
         }
@@ -182,12 +201,13 @@ impl MigrationLock {
                 }
             }
             Pool::Sqlite(_) => {
-                let path = sqlite_lock_path(url);
+                let lock_path = sqlite_lock_path(url)?;
+                let path = lock_path.display();
                 let file = std::fs::OpenOptions::new()
                     .create(true)
                     .truncate(false)
                     .write(true)
-                    .open(&path)
+                    .open(&lock_path)
                     .map_err(|e| Error::query(Doing::OpenLockFile, format!("{path}: {e}")))?;
                 loop {
                     match file.try_lock() {

@@ -3,6 +3,7 @@
 //! real database.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 
 use crate::backend::Backend;
 use crate::config::DatabaseUrl;
@@ -42,18 +43,25 @@ impl Scratch {
             _ => like.with_database(&name)?,
         };
         tracing::debug!(%url, "creating a scratch database");
-        create_database(&url).await?;
+        // Listed before it exists, so a signal during the creation still drops it.
+        live().push(url.clone());
+        if let Err(e) = create_database(&url).await {
+            forget(&url);
+            return Err(e);
+        }
         let options = PoolOptions {
             max_size: 1,
             ..PoolOptions::default()
         };
         match Database::connect_with(url.clone(), &options).await {
+            // Private to this process: no migration lock (and no SQLite lock file) needed.
             Ok(db) => Ok(Scratch {
                 url,
-                db: db.with_source(source.clone()),
+                db: db.with_source(source.clone()).assume_locked(),
             }),
             Err(e) => {
                 let _ = drop_database(&url).await;
+                forget(&url);
                 Err(e)
             }
         }
@@ -73,8 +81,41 @@ impl Scratch {
     pub async fn remove(self) -> Result<()> {
         let Scratch { url, db } = self;
         std::mem::drop(db);
-        drop_database(&url).await
+        let dropped = drop_database(&url).await;
+        if dropped.is_ok() {
+            forget(&url);
+        }
+        dropped
     }
+}
+
+/// The scratch databases this process created and has not dropped yet.
+fn live() -> std::sync::MutexGuard<'static, Vec<DatabaseUrl>> {
+    static LIVE: Mutex<Vec<DatabaseUrl>> = Mutex::new(Vec::new());
+    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn forget(url: &DatabaseUrl) {
+    live().retain(|u| u.database_name() != url.database_name());
+}
+
+/// Drops every scratch database this process still has, each within `timeout`: for an
+/// interrupted command (Ctrl-C, SIGTERM), which would otherwise leave them behind.
+/// Returns those that could not be dropped, with why.
+pub async fn drop_all(timeout: std::time::Duration) -> Vec<(String, String)> {
+    let urls: Vec<DatabaseUrl> = live().clone();
+    let mut left = Vec::new();
+    for url in urls {
+        match tokio::time::timeout(timeout, drop_database(&url)).await {
+            Ok(Ok(())) => forget(&url),
+            Ok(Err(e)) => left.push((url.database_name(), e.to_string())),
+            Err(_) => left.push((
+                url.database_name(),
+                format!("not dropped within {} s", timeout.as_secs()),
+            )),
+        }
+    }
+    left
 }
 
 /// The schema `like`'s migrations produce up to and including `version` (an empty
