@@ -5,7 +5,7 @@ use diesel::backend::Backend as DieselBackend;
 use diesel::connection::BoxableConnection;
 use diesel::migration::{Migration, MigrationMetadata, MigrationName, MigrationVersion};
 
-use crate::error::{one_line, Error, Result};
+use crate::error::{one_line, Environment, Error, Result};
 use crate::migration::catalog::{MigrationId, MigrationText};
 
 impl MigrationName for MigrationId {
@@ -103,4 +103,11 @@ impl From<diesel::result::Error> for Failed {
 pub fn diesel_message(e: &(dyn std::error::Error + 'static)) -> String {
     let text = e.to_string();
     one_line(text.split_once(" with: ").map_or(text.as_str(), |(_, m)| m))
+}
+
+/// What to do after a migration's SQL failed with the database's `message`: `fix` (edit the
+/// migration), unless the message says the cause lies around the SQL (a lock, a read-only
+/// or full database), which no edit fixes.
+pub fn advice(message: &str, fix: &'static str) -> &'static str {
+    Environment::of(message).map_or(fix, Environment::hint)
 }
