@@ -7,6 +7,7 @@ mod arch;
 mod cli;
 mod crash;
 mod errors;
+mod faults_errors;
 mod literals;
 mod local;
 mod migrations;
