@@ -216,7 +216,7 @@ pub enum Error {
     Refused(String),
 
     /// A query botdb issues itself (bookkeeping, introspection) failed.
-    #[error("{doing} failed: {message}; {}", doing.hint())]
+    #[error("{doing} failed: {message}; {}", Environment::of(message).map_or(doing.hint(), Environment::hint))]
     Query {
         /// What botdb was doing.
         doing: Doing,
@@ -237,6 +237,88 @@ impl Error {
 /// Database messages can span lines (PostgreSQL adds DETAIL/HINT); errors are one line.
 pub(crate) fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A failure of what is around the SQL rather than of the SQL itself, told by the
+/// database's own message (the drivers keep no finer error code for these): another
+/// process's lock, a read-only database, a full or failing disk, a damaged file. Retrying
+/// the same SQL succeeds once the cause is gone, so editing the migration is the wrong
+/// advice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Environment {
+    /// Another process or session holds a lock the statement needs (SQLITE_BUSY after the
+    /// busy timeout, PostgreSQL's lock_timeout, MySQL's lock wait timeout).
+    Locked,
+    /// The database cannot be written (SQLITE_READONLY, a read-only transaction, server
+    /// or mount).
+    ReadOnly,
+    /// No space left (SQLITE_FULL, ENOSPC, MySQL's "table is full").
+    DiskFull,
+    /// The disk failed a read or write (SQLITE_IOERR).
+    Io,
+    /// The SQLite file is not a database or is damaged (SQLITE_NOTADB, SQLITE_CORRUPT).
+    Corrupt,
+}
+
+impl Environment {
+    /// The cause the database's `message` names, if it is one of these.
+    pub fn of(message: &str) -> Option<Self> {
+        let m = message.to_ascii_lowercase();
+        let any = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
+        if any(&[
+            "database is locked",
+            "database table is locked",
+            "lock wait timeout exceeded",
+            "canceling statement due to lock timeout",
+            "could not obtain lock",
+        ]) {
+            Some(Environment::Locked)
+        } else if any(&[
+            "readonly database",
+            "read-only transaction",
+            "read only transaction",
+            "read-only option",
+            "read-only file system",
+            "during recovery",
+        ]) {
+            Some(Environment::ReadOnly)
+        } else if any(&[
+            "database or disk is full",
+            "no space left on device",
+            "disk full",
+            "disk is full",
+            "could not extend file",
+        ]) || (m.contains("the table") && m.contains("is full"))
+        {
+            Some(Environment::DiskFull)
+        } else if m.contains("disk i/o error") {
+            Some(Environment::Io)
+        } else if any(&["file is not a database", "database disk image is malformed"]) {
+            Some(Environment::Corrupt)
+        } else {
+            None
+        }
+    }
+
+    /// What to do about it.
+    pub fn hint(self) -> &'static str {
+        match self {
+            Environment::Locked => {
+                "another process holds a lock on the database (the running bot, a sqlite3 shell or another session with a transaction open): let it finish or stop it, then run again"
+            }
+            Environment::ReadOnly => {
+                "the database is read-only here (file or folder permissions, a read-only mount, or a read-only server, transaction or account): make it writable for this user, then run again"
+            }
+            Environment::DiskFull => "the disk is full: free space and run again",
+            Environment::Io => {
+                "the disk failed a read or write: check the device and its free space, then run again"
+            }
+            Environment::Corrupt => {
+                "the file is not a SQLite database or is damaged: check the path in the URL, or restore the file from a backup"
+            }
+        }
+    }
 }
 
 /// What botdb was doing when one of its own queries failed. It names the work in the
@@ -426,6 +508,31 @@ mod tests {
             "{write}"
         );
         let backup = Error::query(Doing::Backup, "disk full").to_string();
+        assert!(backup.ends_with("free space and run again"), "{backup}");
+        let backup = Error::query(Doing::Backup, "permission denied").to_string();
         assert!(backup.ends_with("or pass --no-backup"), "{backup}");
+    }
+
+    #[test]
+    fn environment_failures_are_told_from_sql_failures() {
+        use super::Environment::*;
+        for (message, expected) in [
+            ("database is locked", Some(Locked)),
+            ("Lock wait timeout exceeded; try restarting transaction", Some(Locked)),
+            ("canceling statement due to lock timeout", Some(Locked)),
+            ("attempt to write a readonly database", Some(ReadOnly)),
+            ("cannot execute CREATE TABLE in a read-only transaction", Some(ReadOnly)),
+            ("The MariaDB server is running with the --read-only option so it cannot execute this statement", Some(ReadOnly)),
+            ("database or disk is full", Some(DiskFull)),
+            ("could not extend file \"base/1/2\": No space left on device", Some(DiskFull)),
+            ("The table 'big' is full", Some(DiskFull)),
+            ("disk I/O error", Some(Io)),
+            ("file is not a database", Some(Corrupt)),
+            ("near \"SELEKT\": syntax error", None),
+            ("no such table: full", None),
+            ("UNIQUE constraint failed: users.telegram_id", None),
+        ] {
+            assert_eq!(super::Environment::of(message), expected, "{message}");
+        }
     }
 }

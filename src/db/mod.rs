@@ -14,7 +14,7 @@ use diesel_async::{AsyncMysqlConnection, AsyncPgConnection};
 use crate::backend::Backend;
 use crate::config::DatabaseUrl;
 use crate::db::sqlite::{sqlite_config, sqlite_target, SqliteAsync};
-use crate::error::{one_line, Error, Result};
+use crate::error::{one_line, Environment, Error, Result};
 
 pub mod admin;
 pub mod lock;
@@ -144,19 +144,22 @@ pub async fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<Pool> {
                 target,
                 sqlite_config(),
             );
-            Ok(Pool::Sqlite(build(url, manager, options).await?))
+            // A local file fails for good (not a database, read-only, locked past the busy
+            // timeout), and a connection that opened stays valid: no retry loops, no pings.
+            let sqlite = |b: ::bb8::Builder<_>| b.retry_connection(false).test_on_check_out(false);
+            Ok(Pool::Sqlite(build(url, manager, options, sqlite).await?))
         }
         Backend::Postgres => {
             let manager =
                 AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.connection_string());
-            Ok(Pool::Postgres(build(url, manager, options).await?))
+            Ok(Pool::Postgres(build(url, manager, options, |b| b).await?))
         }
         Backend::Mysql => {
             let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new_with_config(
                 url.connection_string(),
                 mysql::mysql_config(),
             );
-            Ok(Pool::Mysql(build(url, manager, options).await?))
+            Ok(Pool::Mysql(build(url, manager, options, |b| b).await?))
         }
     }
 }
@@ -165,17 +168,20 @@ async fn build<C>(
     url: &DatabaseUrl,
     manager: AsyncDieselConnectionManager<C>,
     options: &PoolOptions,
+    tune: impl FnOnce(
+        ::bb8::Builder<AsyncDieselConnectionManager<C>>,
+    ) -> ::bb8::Builder<AsyncDieselConnectionManager<C>>,
 ) -> Result<bb8::Pool<C>>
 where
     C: diesel_async::pooled_connection::PoolableConnection + 'static,
     AsyncDieselConnectionManager<C>: ::bb8::ManageConnection<Connection = C, Error = PoolError>,
 {
-    let pool = ::bb8::Pool::builder()
+    let builder = ::bb8::Pool::builder()
         .max_size(options.max_size.max(1))
         .min_idle(Some(0))
         .connection_timeout(options.connect_timeout)
-        .error_sink(Box::new(LogSink(url.clone())))
-        .build_unchecked(manager);
+        .error_sink(Box::new(LogSink::new(url.clone())));
+    let pool = tune(builder).build_unchecked(manager);
     // bb8's get() reports every failure as "timed out"; a dedicated first connection
     // surfaces the server's own reason (wrong password, missing database, ...).
     let deadline = options.wait.map(|w| Instant::now() + w);
@@ -216,6 +222,14 @@ where
                 return Err(connect_error(url, &waited));
             }
             (None, _) | (_, None) => return Err(connect_error(url, &message)),
+            // Waiting does not turn a file into a database or make it writable.
+            _ if matches!(
+                Environment::of(&message),
+                Some(Environment::Corrupt | Environment::ReadOnly)
+            ) =>
+            {
+                return Err(connect_error(url, &message))
+            }
             _ => {}
         }
         let left = deadline.map_or(Duration::ZERO, |d| d.saturating_duration_since(now));
@@ -235,18 +249,46 @@ where
 /// `--wait` logs a retry at most this often.
 const WAIT_LOG_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Logs connection failures of a running pool (bb8 retries them), password scrubbed.
+/// Logs connection failures of a running pool (bb8 retries them), password scrubbed. A
+/// failure that repeats is logged once, so a retry loop cannot flood the log.
 #[derive(Debug, Clone)]
-struct LogSink(DatabaseUrl);
+struct LogSink {
+    url: DatabaseUrl,
+    last: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl LogSink {
+    fn new(url: DatabaseUrl) -> Self {
+        Self {
+            url,
+            last: Default::default(),
+        }
+    }
+}
 
 impl ::bb8::ErrorSink<PoolError> for LogSink {
     fn sink(&self, error: PoolError) {
-        tracing::warn!(url = %self.0, "connection failed: {}", self.0.scrub(&error.to_string()));
+        let message = self.url.scrub(&error.to_string());
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if last.as_deref() != Some(message.as_str()) {
+            tracing::warn!(url = %self.url, "connection failed: {message}");
+            *last = Some(message);
+        }
     }
 
     fn boxed_clone(&self) -> Box<dyn ::bb8::ErrorSink<PoolError>> {
         Box::new(self.clone())
     }
+}
+
+/// SQLite's rollback journal of the database at `path`.
+fn journal_of(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-journal");
+    name.into()
 }
 
 /// Why a TCP connection to the URL's host and port fails, if it does.
@@ -275,7 +317,13 @@ fn with_causes(error: &dyn std::error::Error) -> String {
 pub(crate) fn connect_error(url: &DatabaseUrl, raw: &str) -> Error {
     let message = one_line(&url.scrub(raw));
     let lower = message.to_lowercase();
-    let hint = if lower.contains("password") || lower.contains("access denied") {
+    let environment = Environment::of(&message);
+    let hot_journal = url.sqlite_path().is_some_and(|p| journal_of(p).exists());
+    let hint = if environment == Some(Environment::ReadOnly) && hot_journal {
+        "a process died while writing it and left a hot journal (<database>-journal) that SQLite must roll back before the database can be read, which needs write access: run botdb once as a user who may write the file and its folder (or fix their permissions)"
+    } else if let Some(environment) = environment {
+        environment.hint()
+    } else if lower.contains("password") || lower.contains("access denied") {
         "check the user name and password in the database URL"
     } else if lower.contains("does not exist") || lower.contains("unknown database") {
         "create the database first (e.g. CREATE DATABASE), or fix its name in the URL"

@@ -16,13 +16,13 @@ use diesel::backend::Backend as DieselBackend;
 use diesel::Connection;
 use diesel_migrations::MigrationHarness;
 
-use crate::error::{Doing, Error, Result};
+use crate::error::{one_line, Doing, Error, Result};
 use crate::migration::bookkeeping::{mark_dirty, track, untrack, TrackState};
 use crate::migration::catalog::{Catalog, MigrationText};
-use crate::migration::harness::{diesel_message, lock_timed_out, Failed, LOCK_ADVICE};
+use crate::migration::harness::{advice, diesel_message, lock_timed_out, Failed};
 use crate::migration::plan::{groups, RunOptions};
 use crate::migration::report::{plural, Action, Step};
-use crate::sql::split::split;
+use crate::sql::split::{span, split, Statement};
 
 /// One run of migrations to apply.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +85,8 @@ where
                     TrackState::Applied,
                 )
                 .map_err(Failed::Botdb)?;
-                c.batch_execute(&sql)?;
+                c.batch_execute(&sql)
+                    .map_err(|e| Failed::Botdb(Error::query(Doing::RecordApplied, e)))?;
                 done.push(Step {
                     migration: migration.id.clone(),
                     action: Action::Applied,
@@ -105,21 +106,39 @@ where
                 let before: Vec<usize> =
                     group.iter().copied().take_while(|&i| i != index).collect();
                 let waited = lock_timed_out(&message);
-                let statement = diagnose(conn, catalog, &before, index, waited);
-                let fix = if waited {
-                    LOCK_ADVICE
+                let fix = advice(&message, FIX);
+                // A read-only or full database, or a SQLite lock, fails the replay the same
+                // way (after another busy timeout): only a failure of the SQL itself, or a
+                // server's lock wait (replayed with a short timeout), is worth locating.
+                let statement = if fix == FIX || waited {
+                    diagnose(conn, catalog, &before, index, waited)
                 } else {
-                    "fix the migration and run again"
+                    String::new()
                 };
                 return Err(Error::MigrationFailed {
                     action: "applying",
                     name: migrations[index].id.name.clone(),
                     statement,
-                    message,
                     outcome: rolled_back(before.len(), steps.len(), fix),
+                    message,
                 });
             }
-            Err(Failed::Db(e)) => return Err(Error::query(Doing::RecordApplied, e)),
+            // Only the transaction itself is left to fail here, and diesel rolled it back
+            // (a COMMIT refused for a full disk or a lock); if even that failed, it says so.
+            Err(Failed::Db(e @ diesel::result::Error::RollbackErrorOnCommit { .. })) => {
+                return Err(Error::query(Doing::RecordApplied, e))
+            }
+            Err(Failed::Db(e)) => {
+                let message = one_line(&e.to_string());
+                let last = group.last().copied().unwrap_or_default();
+                return Err(Error::MigrationFailed {
+                    action: "committing",
+                    name: migrations[last].id.name.clone(),
+                    statement: String::new(),
+                    outcome: rolled_back(group.len() - 1, steps.len(), advice(&message, FIX)),
+                    message,
+                });
+            }
             Err(Failed::Botdb(e)) => return Err(e),
         }
     }
@@ -145,9 +164,12 @@ pub fn record_checksums<C: Connection>(
     Ok(())
 }
 
+/// The advice when the migration's SQL itself failed.
+const FIX: &str = "fix the migration and run again";
+
 /// What a failed transaction undid: the `in_transaction` migrations that shared it, but not
-/// the `committed` ones applied before it in separate transactions; then `fix`.
-fn rolled_back(in_transaction: usize, committed: usize, fix: &str) -> String {
+/// the `committed` ones applied before it in separate transactions; then what to do.
+fn rolled_back(in_transaction: usize, committed: usize, advice: &str) -> String {
     let migrations = |n: usize| plural(n, "migration");
     let undone = if in_transaction == 0 {
         "its transaction was rolled back".to_string()
@@ -163,12 +185,20 @@ fn rolled_back(in_transaction: usize, committed: usize, fix: &str) -> String {
         )
     };
     if committed == 0 {
-        format!("{undone}, so the database is as it was before: {fix}")
+        format!("{undone}, so the database is as it was before: {advice}")
     } else {
         format!(
-            "{undone}; the {} this run committed before that (in separate transactions) stay applied: {fix}",
+            "{undone}; the {} this run committed before that (in separate transactions) stay applied: {advice}",
             migrations(committed)
         )
+    }
+}
+
+/// `; <what to do>` when the database's `message` blames the environment, not the SQL.
+fn cause(message: &str) -> String {
+    match advice(message, FIX) {
+        FIX => String::new(),
+        hint => format!("; {hint}"),
     }
 }
 
@@ -199,12 +229,13 @@ where
         let outcome = if !backend.transactional_ddl() {
             record(conn, mark_dirty(backend, &id.version, &message))?;
             format!(
-                "MySQL commits DDL implicitly, so statements before the failing one may have taken effect; botdb marked the database dirty: check the schema by hand, then run `botdb resolve {} --applied` or `--reverted`",
-                id.version
+                "MySQL commits DDL implicitly, so statements before the failing one may have taken effect; botdb marked the database dirty: check the schema by hand, then run `botdb resolve {} --applied` or `--reverted`{}",
+                id.version,
+                cause(&message)
             )
         } else {
             record(conn, untrack(backend, &id.version))?;
-            "it ran outside a transaction (run_in_transaction = false), so statements before the failing one may have taken effect: check the schema by hand".to_string()
+            format!("it ran outside a transaction (run_in_transaction = false), so statements before the failing one may have taken effect: check the schema by hand{}", cause(&message))
         };
         return Err(Error::MigrationFailed {
             action: "applying",
@@ -223,8 +254,7 @@ where
 }
 
 /// Finds the failing statement of a migration that failed inside a transaction, by
-/// replaying the run up to it, statement by statement, in a transaction that is then
-/// rolled back. Returns e.g. ` at statement 2 (line 5: SELEKT nonsense)`, or nothing if
+/// replaying the run up to it in a transaction that is then rolled back. Returns e.g. ` at statement 2 (line 5: SELEKT nonsense)`, or nothing if
 /// the replay cannot tell. After a lock timeout (`waited`) the replay waits only briefly
 /// for the same lock, rather than as long again.
 fn diagnose<DB, C>(
@@ -239,6 +269,8 @@ where
     C: Connection<Backend = DB>,
 {
     let migrations = catalog.migrations();
+    let up = &migrations[failing].up;
+    let statements = split(up);
     let mut found = String::new();
     let _ = conn.transaction::<(), diesel::result::Error, _>(|c| {
         if waited && catalog.backend() == crate::backend::Backend::Postgres {
@@ -247,17 +279,53 @@ where
         for &i in before {
             c.batch_execute(&migrations[i].up)?;
         }
-        for (n, s) in split(&migrations[failing].up).iter().enumerate() {
-            if c.batch_execute(s.text).is_err() {
-                let first_line = s.text.lines().next().unwrap_or("").trim();
-                let shown: String = first_line.chars().take(80).collect();
-                found = format!(" at statement {} (line {}: {shown})", n + 1, s.line);
-                break;
-            }
+        if let Some(n) = first_failing(c, up, &statements) {
+            let s = &statements[n];
+            let first_line = s.text.lines().next().unwrap_or("").trim();
+            let shown: String = first_line.chars().take(80).collect();
+            found = format!(" at statement {} (line {}: {shown})", n + 1, s.line);
         }
         Err(diesel::result::Error::RollbackTransaction)
     });
     found
+}
+
+/// Statements a replay runs as one batch: a file of many statements costs a few hundred
+/// round trips, not one per statement.
+const CHUNK: usize = 1000;
+
+/// The position of the first of `statements` (of the file `sql`) that fails. Chunks run
+/// under a savepoint: one that succeeds stays, one that fails is rolled back and halved
+/// until a single statement is left, so each statement runs about twice at most.
+fn first_failing<C: Connection>(
+    c: &mut C,
+    sql: &str,
+    statements: &[Statement<'_>],
+) -> Option<usize> {
+    let mut run = |range: std::ops::Range<usize>| {
+        c.transaction(|c| c.batch_execute(span(sql, &statements[range])))
+            .is_ok()
+    };
+    let mut done = 0;
+    while done < statements.len() {
+        let end = (done + CHUNK).min(statements.len());
+        if run(done..end) {
+            done = end;
+            continue;
+        }
+        // Everything before `lo` ran; statements lo..hi fail together.
+        let (mut lo, mut hi) = (done, end);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if run(lo..mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        return Some(lo);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -267,12 +335,12 @@ mod tests {
     #[test]
     fn a_rollback_says_what_stays_applied() {
         assert_eq!(
-            rolled_back(0, 0, "fix the migration and run again"),
+            rolled_back(0, 0, FIX),
             "its transaction was rolled back, so the database is as it was before: fix the migration and run again"
         );
-        assert!(rolled_back(3, 0, "fix")
+        assert!(rolled_back(3, 0, FIX)
             .contains("including the 3 migrations before it, so the database is as it was before"));
-        let partly = rolled_back(1, 2, "fix");
+        let partly = rolled_back(1, 2, FIX);
         assert!(
             partly.contains(
                 "including the 1 migration before it; the 2 migrations this run committed"

@@ -9,7 +9,7 @@ use diesel::migration::{Migration, MigrationMetadata, MigrationName, MigrationVe
 use diesel::Connection;
 
 use crate::backend::Backend;
-use crate::error::{one_line, Doing, Error, Result};
+use crate::error::{one_line, Doing, Environment, Error, Result};
 use crate::migration::catalog::{MigrationId, MigrationText};
 use crate::sql::literal::{literal, Literal};
 
@@ -165,3 +165,12 @@ pub fn lock_timed_out(message: &str) -> bool {
 
 /// What to do after a lock wait timed out.
 pub const LOCK_ADVICE: &str = "another session holds a lock on a table the migration needs: let it finish (or end it), then run again; --lock-timeout sets how long botdb waits";
+/// What to do after a migration's SQL failed with the database's `message`: `fix` (edit the
+/// migration), unless the message says the cause lies around the SQL (a lock, a read-only
+/// or full database), which no edit fixes.
+pub fn advice(message: &str, fix: &'static str) -> &'static str {
+    if lock_timed_out(message) {
+        return LOCK_ADVICE;
+    }
+    Environment::of(message).map_or(fix, Environment::hint)
+}

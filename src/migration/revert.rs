@@ -11,7 +11,7 @@ use crate::error::{Doing, Error, Result};
 use crate::migration::apply::record_checksums;
 use crate::migration::bookkeeping::{mark_dirty, mark_running, untrack};
 use crate::migration::catalog::{Catalog, MigrationText};
-use crate::migration::harness::{diesel_message, lock_timed_out, Failed, LOCK_ADVICE};
+use crate::migration::harness::{advice, diesel_message, Failed};
 use crate::migration::report::{Action, Step};
 
 /// Reverts `versions` (newest first), each with its tracking row, in one transaction each.
@@ -72,10 +72,11 @@ where
                     conn.batch_execute(&sql)
                         .map_err(|e| Error::query(Doing::RecordState, e))?;
                     format!("MySQL commits DDL implicitly, so part of down.sql may have taken effect; botdb marked the database dirty: check the schema by hand, then run `botdb resolve {version} --applied` or `--reverted`")
-                } else if lock_timed_out(&message) {
-                    format!("its transaction was rolled back, so the migration is still applied: {LOCK_ADVICE}")
                 } else {
-                    "its transaction was rolled back, so the migration is still applied: fix down.sql and run again".to_string()
+                    format!(
+                        "its transaction was rolled back, so the migration is still applied: {}",
+                        advice(&message, "fix down.sql and run again")
+                    )
                 };
                 return Err(Error::MigrationFailed {
                     action: "reverting",

@@ -5,4 +5,4 @@ pub mod literal;
 pub mod split;
 
 pub use literal::{identifier, literal, Literal};
-pub use split::{missing_terminator, split, Statement};
+pub use split::{missing_terminator, span, split, Statement};

@@ -15,12 +15,24 @@ pub struct Statement<'a> {
     pub text: &'a str,
     /// The 1-based line of the file the statement starts on.
     pub line: usize,
+    /// Where the statement starts in the file, in bytes.
+    pub start: usize,
+}
+
+/// The file's own text from the first of `statements` to the end of the last, separators
+/// and comments between them included: to run a run of statements as one batch.
+pub fn span<'a>(sql: &'a str, statements: &[Statement<'_>]) -> &'a str {
+    match (statements.first(), statements.last()) {
+        (Some(first), Some(last)) => &sql[first.start..last.start + last.text.len()],
+        _ => "",
+    }
 }
 
 /// The statements of `sql`, in order. Comments-only stretches are not statements.
 pub fn split(sql: &str) -> Vec<Statement<'_>> {
     let bytes = sql.as_bytes();
     let mut out = Vec::new();
+    let mut lines = LineCounter::default();
     let mut start = 0;
     let mut i = 0;
     // Depth of BEGIN … END inside a CREATE TRIGGER, where `;` does not end the statement,
@@ -38,7 +50,7 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
             }
             b'$' => i = skip_dollar_quoted(sql, i),
             b';' if block_depth == 0 => {
-                push(sql, start, i, &mut out);
+                push(sql, start, i, &mut lines, &mut out);
                 i += 1;
                 start = i;
             }
@@ -64,7 +76,7 @@ pub fn split(sql: &str) -> Vec<Statement<'_>> {
             _ => i += 1,
         }
     }
-    push(sql, start, bytes.len(), &mut out);
+    push(sql, start, bytes.len(), &mut lines, &mut out);
     out
 }
 
@@ -122,20 +134,46 @@ fn ends_compound(after: &str) -> bool {
         .any(|w| next.eq_ignore_ascii_case(w))
 }
 
+/// Whether the statement so far is a CREATE TRIGGER. Only its first four words count, read
+/// lazily, so a long statement with many BEGINs is not scanned again for each.
 fn is_trigger(head: &str) -> bool {
-    let code = strip_comments(head).to_ascii_lowercase();
-    let words: Vec<&str> = code.split_whitespace().collect();
-    words.first() == Some(&"create") && words.iter().take(4).any(|w| *w == "trigger")
-}
-
-fn strip_comments(s: &str) -> String {
-    s.lines()
+    let mut words = head
+        .lines()
         .map(|l| l.split("--").next().unwrap_or(""))
-        .collect::<Vec<_>>()
-        .join("\n")
+        .flat_map(str::split_whitespace)
+        .take(4);
+    words
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("create"))
+        && words.any(|w| w.eq_ignore_ascii_case("trigger"))
 }
 
-fn push<'a>(sql: &'a str, start: usize, end: usize, out: &mut Vec<Statement<'a>>) {
+/// The line of a position in the file, counted on from the previous position asked for,
+/// so a file is scanned once however many statements it has (positions only grow).
+#[derive(Default)]
+struct LineCounter {
+    at: usize,
+    line: usize,
+}
+
+impl LineCounter {
+    fn line_of(&mut self, sql: &str, position: usize) -> usize {
+        self.line += sql.as_bytes()[self.at..position]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.at = position;
+        self.line + 1
+    }
+}
+
+fn push<'a>(
+    sql: &'a str,
+    start: usize,
+    end: usize,
+    lines: &mut LineCounter,
+    out: &mut Vec<Statement<'a>>,
+) {
     let chunk = &sql[start..end];
     // The statement starts at its first character that is not blank or comment.
     let mut offset = 0;
@@ -153,8 +191,12 @@ fn push<'a>(sql: &'a str, start: usize, end: usize, out: &mut Vec<Statement<'a>>
     }
     let text = chunk[offset..].trim_end();
     if !text.is_empty() {
-        let line = sql[..start + offset].matches('\n').count() + 1;
-        out.push(Statement { text, line });
+        let line = lines.line_of(sql, start + offset);
+        out.push(Statement {
+            text,
+            line,
+            start: start + offset,
+        });
     }
 }
 
@@ -263,6 +305,21 @@ mod tests {
     }
 
     #[test]
+    fn a_span_is_the_file_from_one_statement_to_another() {
+        let sql = "SELECT 1; -- one\nSELECT 2\n;\n/* three */ SELECT 3;";
+        let statements = split(sql);
+        assert_eq!(
+            span(sql, &statements[1..]),
+            "SELECT 2\n;\n/* three */ SELECT 3"
+        );
+        assert_eq!(span(sql, &statements[..1]), "SELECT 1");
+        assert_eq!(span(sql, &[]), "");
+        for s in &statements {
+            assert_eq!(&sql[s.start..s.start + s.text.len()], s.text);
+        }
+    }
+
+    #[test]
     fn a_missing_last_semicolon_goes_before_trailing_comments() {
         assert_eq!(missing_terminator("SELECT 1;\n-- done\n"), None);
         assert_eq!(missing_terminator("-- only a comment\n"), None);
@@ -340,6 +397,7 @@ mod tests {
         let cut = [Statement {
             text: &sql[..10],
             line: 1,
+            start: 0,
         }];
         assert!(std::panic::catch_unwind(|| rejoined(sql, &cut)).is_err());
     }
