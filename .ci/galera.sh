@@ -6,7 +6,7 @@
 #                             TEST_GALERA_URLS=mysql://root@127.0.0.1:3311/mysql,…
 #   .ci/galera.sh stop DIR    stops the nodes started in DIR, by their pids
 #
-# Ports: SQL 3311-3313, group communication 4571-4573, IST 4581-4583, SST 4591-4593
+# Ports: SQL 3311-3313, group communication 4571-4573, IST 5571-5573, SST 6571-6573
 # (override the base with GALERA_PORT_BASE, default 3310). The shared MariaDB on 3306 is
 # never touched.
 set -euo pipefail
@@ -49,9 +49,9 @@ wsrep_cluster_name=botdb_test_$base
 wsrep_cluster_address=$gcomm
 wsrep_node_name=n$n
 wsrep_node_address=127.0.0.1:$((base + 1260 + n))
-wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:$((base + 1260 + n));ist.recv_addr=127.0.0.1:$((base + 1270 + n));gcache.size=16M;evs.suspect_timeout=PT3S;evs.inactive_timeout=PT6S;evs.install_timeout=PT6S"
+wsrep_provider_options="gmcast.listen_addr=tcp://127.0.0.1:$((base + 1260 + n));ist.recv_addr=127.0.0.1:$((base + 2260 + n));gcache.size=16M;evs.suspect_timeout=PT3S;evs.inactive_timeout=PT6S;evs.install_timeout=PT6S"
 wsrep_sst_method=rsync
-wsrep_sst_receive_address=127.0.0.1:$((base + 1280 + n))
+wsrep_sst_receive_address=127.0.0.1:$((base + 3260 + n))
 CNF
 }
 
