@@ -326,8 +326,9 @@ async fn killed_holder_is_taken_over_after_its_lease() -> TestResult {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let holder_pid = holder.id();
-    holder.kill()?; // SIGKILL
+    let killed = holder.kill(); // SIGKILL
     holder.wait()?;
+    killed?;
     // The row still names the dead holder.
     let held = count(
         &node2,
@@ -344,7 +345,7 @@ async fn killed_holder_is_taken_over_after_its_lease() -> TestResult {
         &["--migrations-dir", &dir_arg, "--lock-lease", "3", "migrate"],
     );
     assert!(
-        err.contains(&format!("took over an expired migration lock on"))
+        err.contains("took over an expired migration lock on")
             && err.contains(&format!("held by pid {holder_pid} on")),
         "{err}"
     );
