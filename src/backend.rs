@@ -195,3 +195,33 @@ pub enum LockMethod {
     /// none.
     LeaseRow,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn galera_gets_the_lock_row_and_its_certification_failures_are_retried() {
+        let galera = Cluster::Galera {
+            size: 3,
+            state: "Synced".into(),
+            status: "Primary".into(),
+        };
+        assert_eq!(Backend::Mysql.lock_method(None), LockMethod::AdvisoryLock);
+        assert_eq!(
+            Backend::Mysql.lock_method(Some(&galera)),
+            LockMethod::LeaseRow
+        );
+        assert_eq!(Backend::Sqlite.lock_method(None), LockMethod::FileLock);
+        assert!(galera.usable());
+        let desynced = Cluster::Galera {
+            size: 3,
+            state: "Donor/Desynced".into(),
+            status: "Primary".into(),
+        };
+        assert!(!desynced.usable());
+        assert!(Backend::Mysql
+            .write_conflict("Deadlock found when trying to get lock; try restarting transaction"));
+        assert!(!Backend::Mysql.write_conflict("Duplicate column name 'hidden_content'"));
+    }
+}
