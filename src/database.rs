@@ -13,6 +13,7 @@ use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use crate::backend::Backend;
 use crate::config::DatabaseUrl;
 use crate::db::lock::MigrationLock;
+use crate::db::lock_row::DEFAULT_LEASE;
 use crate::db::waits::{lock_holders, Running};
 use crate::db::with_connection;
 use crate::db::{Pool, PoolOptions};
@@ -42,6 +43,7 @@ pub struct Database {
     /// handle does (one command reads its migrations once).
     catalog: OnceLock<Arc<Catalog>>,
     lock_timeout: Duration,
+    lock_lease: Duration,
     run_options: RunOptions,
     holds_lock: bool,
 }
@@ -65,6 +67,7 @@ impl Database {
             source: Source::Embedded,
             catalog: OnceLock::new(),
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            lock_lease: DEFAULT_LEASE,
             run_options: RunOptions::default(),
             holds_lock: false,
         })
@@ -80,6 +83,14 @@ impl Database {
     /// Waits up to `timeout` for another process's migration lock (default 60 s).
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// How long a lock row's lease lasts unless renewed (default 15 s): on a server whose
+    /// advisory locks do not exclude every session (a Galera cluster), how long a botdb that
+    /// died holding the migration lock blocks the others. Renewed every third of it.
+    pub fn with_lock_lease(mut self, lease: Duration) -> Self {
+        self.lock_lease = lease;
         self
     }
 
@@ -148,7 +159,7 @@ impl Database {
 
     /// Takes the migration lock, waiting up to `timeout` for another holder to finish.
     pub async fn lock(&self, timeout: Duration) -> Result<MigrationLock> {
-        MigrationLock::acquire(&self.pool, &self.url, timeout).await
+        MigrationLock::acquire_with_lease(&self.pool, &self.url, timeout, self.lock_lease).await
     }
 
     /// Runs `work` holding the migration lock, so no other botdb migrates this database

@@ -165,6 +165,25 @@ pub enum Error {
         seconds: u64,
     },
 
+    /// The server is a cluster node botdb must not migrate through (a Galera node that
+    /// is not `Synced` in the primary component).
+    #[error("refusing to use {url}: it is a {cluster}, not Synced in the primary component, so its copy of the schema may be behind the cluster's; wait until the node is Synced (wsrep_local_state_comment) or point botdb at another node, then run again; nothing was changed")]
+    NodeNotSynced {
+        /// The database, redacted.
+        url: String,
+        /// What the node says about itself.
+        cluster: String,
+    },
+
+    /// The lock row's lease ran out while this run held it, and it could not be renewed.
+    #[error("the migration lock on {url} was lost while this run held it ({detail}): another botdb may have migrated at the same time; run `botdb status` and check the schema; a longer --lock-lease avoids it")]
+    LockLost {
+        /// The database, redacted.
+        url: String,
+        /// What happened.
+        detail: String,
+    },
+
     /// A run failed and botdb put the SQLite backup taken before it back in place.
     #[error(
         "{error}; botdb restored the database from the backup taken before the run ({backup})"

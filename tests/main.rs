@@ -12,6 +12,7 @@ mod faults_config;
 mod faults_errors;
 mod faults_restore;
 mod faults_waits;
+mod galera;
 mod literals;
 mod local;
 mod migrations;

@@ -41,6 +41,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
     pub lock_timeout: u64,
 
+    /// On a Galera cluster, where botdb's migration lock is a row with a lease: seconds a
+    /// botdb that died holding it blocks the others (renewed every third while it runs).
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lock_lease: u64,
+
     /// More log output on stderr (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -93,7 +98,8 @@ impl GlobalArgs {
         let db = Database::connect_with(url, &options)
             .await?
             .with_source(self.source())
-            .with_lock_timeout(Duration::from_secs(self.lock_timeout));
+            .with_lock_timeout(Duration::from_secs(self.lock_timeout))
+            .with_lock_lease(Duration::from_secs(self.lock_lease));
         let lock = db.lock(Duration::from_secs(self.lock_timeout)).await?;
         Ok((db.assume_locked(), lock))
     }
@@ -103,7 +109,8 @@ impl GlobalArgs {
         let db = Database::connect_with(self.url()?, &self.pool_options()).await?;
         Ok(db
             .with_source(self.source())
-            .with_lock_timeout(Duration::from_secs(self.lock_timeout)))
+            .with_lock_timeout(Duration::from_secs(self.lock_timeout))
+            .with_lock_lease(Duration::from_secs(self.lock_lease)))
     }
 }
 

@@ -2,11 +2,13 @@
 //! time, across processes and machines.
 //!
 //! - PostgreSQL: a session advisory lock, on a connection of its own.
-//! - MySQL/MariaDB: `GET_LOCK` on the database's name, on a connection of its own.
+//! - MySQL/MariaDB: `GET_LOCK` on the database's name, on a connection of its own; on a
+//!   Galera node, where `GET_LOCK` is node-local, the lock row of [`super::lock_row`].
 //! - SQLite: an exclusive OS lock on `<database>.lock` beside the file.
 //!
 //! Each is released when the holder is done, and by the database or the OS when the
-//! holding process dies, so a crash never leaves a stale lock.
+//! holding process dies, so a crash never leaves a stale lock (the lock row's lease runs
+//! out instead).
 
 use std::time::{Duration, Instant};
 
@@ -14,9 +16,10 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::QueryableByName;
 use diesel_async::{AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, LockMethod};
 use crate::checksum::sha256_hex;
 use crate::config::DatabaseUrl;
+use crate::db::lock_row::{probe_mysql, LeaseRow, DEFAULT_LEASE};
 use crate::db::Pool;
 use crate::error::{Doing, Error, Result};
 
@@ -35,6 +38,7 @@ pub struct MigrationLock {
 enum Held {
     Postgres(Box<AsyncPgConnection>),
     Mysql(Box<AsyncMysqlConnection>),
+    Lease(LeaseRow),
     Sqlite(std::fs::File),
 }
 
@@ -116,6 +120,10 @@ impl MigrationLock {
             }
             Pool::Mysql(pool) => {
                 let mut conn = crate::db::checkout(pool, Backend::Mysql).await?;
+                let cluster = probe_mysql(&mut conn).await?;
+                if Backend::Mysql.lock_method(cluster.as_ref()) == LockMethod::LeaseRow {
+                    return LeaseRow::is_held(&mut conn).await;
+                }
                 let row = diesel::sql_query("SELECT IS_USED_LOCK(?) IS NOT NULL AS got")
                     .bind::<Text, _>(mysql_lock_name(&url.database_name()))
                     .get_result::<Got>(&mut *conn)
@@ -142,6 +150,17 @@ impl MigrationLock {
     /// Takes the migration lock on the database `url` names, through `pool`, waiting up
     /// to `timeout` for another holder to finish.
     pub async fn acquire(pool: &Pool, url: &DatabaseUrl, timeout: Duration) -> Result<Self> {
+        Self::acquire_with_lease(pool, url, timeout, DEFAULT_LEASE).await
+    }
+
+    /// [`MigrationLock::acquire`], with the lease a lock row is taken for where the server
+    /// needs one (a Galera node): how long a holder that died blocks the others.
+    pub async fn acquire_with_lease(
+        pool: &Pool,
+        url: &DatabaseUrl,
+        timeout: Duration,
+        lease: Duration,
+    ) -> Result<Self> {
         let start = Instant::now();
         let mut announced = false;
         let mut announce = |what: &str| {
@@ -174,8 +193,25 @@ impl MigrationLock {
                     tokio::time::sleep(POLL).await;
                 }
             }
-            Pool::Mysql(pool) => {
+            Pool::Mysql(pool) => 'mysql: {
                 let mut conn = pool.dedicated_connection().await.map_err(lock_error)?;
+                let cluster = probe_mysql(&mut conn).await?;
+                if let Some(cluster) = cluster.as_ref().filter(|c| !c.usable()) {
+                    return Err(Error::NodeNotSynced {
+                        url: url.redacted(),
+                        cluster: cluster.to_string(),
+                    });
+                }
+                if Backend::Mysql.lock_method(cluster.as_ref()) == LockMethod::LeaseRow {
+                    tracing::debug!(
+                        "{url} is a {}: taking the lock row",
+                        cluster
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default()
+                    );
+                    break 'mysql Held::Lease(LeaseRow::acquire(conn, url, timeout, lease).await?);
+                }
                 let name = mysql_lock_name(&url.database_name());
                 // GET_LOCK waits by itself; a zero-second try first tells whether to log.
                 let mut wait = 0;
@@ -251,6 +287,7 @@ impl MigrationLock {
                     .await
                     .map_err(lock_error)?;
             }
+            Held::Lease(row) => row.release().await?,
             Held::Sqlite(file) => file.unlock().map_err(lock_error)?,
         }
         Ok(())

@@ -18,6 +18,7 @@ use crate::error::{one_line, Environment, Error, Result};
 
 pub mod admin;
 pub mod lock;
+pub mod lock_row;
 pub(crate) mod mysql;
 pub mod sqlite;
 pub mod waits;

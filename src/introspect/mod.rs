@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use diesel::sql_types::Text;
 use diesel::QueryableByName;
 
+use crate::db::lock_row::LOCK_TABLE;
 use crate::error::{Doing, Error, Result};
 use crate::migration::bookkeeping::{BOOKKEEPING_TABLE, BOTDB_TABLE};
 
@@ -151,10 +152,11 @@ pub(crate) fn sorted(names: Vec<Name>) -> Vec<String> {
     names
 }
 
-/// The tables a [`Schema`] describes: all but diesel's and botdb's bookkeeping.
+/// The tables a [`Schema`] describes: all but diesel's and botdb's bookkeeping (and
+/// botdb's lock row, on engines that need one).
 pub(crate) fn user_tables(all: Vec<String>) -> impl Iterator<Item = String> {
     all.into_iter()
-        .filter(|n| n != BOOKKEEPING_TABLE && n != BOTDB_TABLE)
+        .filter(|n| n != BOOKKEEPING_TABLE && n != BOTDB_TABLE && n != LOCK_TABLE)
 }
 
 pub(crate) fn split_list(list: &str) -> Vec<String> {

@@ -19,7 +19,7 @@ use diesel_migrations::MigrationHarness;
 use crate::error::{one_line, Doing, Error, Result};
 use crate::migration::bookkeeping::{mark_dirty, track, untrack, TrackState};
 use crate::migration::catalog::{Catalog, MigrationText};
-use crate::migration::harness::{advice, diesel_message, lock_timed_out, Failed};
+use crate::migration::harness::{advice, diesel_message, lock_timed_out, retry_conflicts, Failed};
 use crate::migration::plan::{groups, RunOptions};
 use crate::migration::report::{plural, Action, Step};
 use crate::sql::split::{span, split, Statement};
@@ -158,7 +158,7 @@ pub fn record_checksums<C: Connection>(
             &t.checksum,
             TrackState::Applied,
         )?;
-        conn.batch_execute(&sql)
+        retry_conflicts(catalog.backend(), || conn.batch_execute(&sql))
             .map_err(|e| Error::query(Doing::RecordChecksums, e))?;
     }
     Ok(())
@@ -212,7 +212,8 @@ where
     let backend = catalog.backend();
     let id = &migration.id;
     let record = |conn: &mut C, sql: Result<String>| -> Result<()> {
-        conn.batch_execute(&sql?)
+        let sql = sql?;
+        retry_conflicts(backend, || conn.batch_execute(&sql))
             .map_err(|e| Error::query(Doing::RecordState, e))
     };
     let track_as = |conn: &mut C, state: TrackState| {

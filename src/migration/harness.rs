@@ -88,6 +88,33 @@ pub fn blocking<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
     }
 }
 
+/// How often a bookkeeping write that lost to a concurrent write is tried in all.
+const CONFLICT_TRIES: u32 = 8;
+
+/// Runs one of botdb's own bookkeeping writes that commits by itself (never one inside a
+/// migration's transaction) again, with growing backoff, while it fails because a
+/// concurrent write won (error 1213, which a Galera node returns when certification
+/// fails; see [`Backend::write_conflict`]): a lost race is retried, never reported as a
+/// failed migration or a dirty database. The writes are idempotent.
+pub fn retry_conflicts<T>(
+    backend: Backend,
+    mut write: impl FnMut() -> diesel::QueryResult<T>,
+) -> diesel::QueryResult<T> {
+    let mut backoff = Duration::from_millis(20);
+    let mut tries = 1;
+    loop {
+        match write() {
+            Err(e) if tries < CONFLICT_TRIES && backend.write_conflict(&e.to_string()) => {
+                tracing::debug!("a bookkeeping write lost to a concurrent one ({e}); retrying");
+                std::thread::sleep(backoff);
+                backoff *= 2;
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Failures inside a transaction closure.
 pub(crate) enum Failed {
     /// The migration at this position of the catalogue failed, with the database's message.

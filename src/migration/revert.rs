@@ -11,7 +11,7 @@ use crate::error::{Doing, Error, Result};
 use crate::migration::apply::record_checksums;
 use crate::migration::bookkeeping::{mark_dirty, mark_running, untrack};
 use crate::migration::catalog::{Catalog, MigrationText};
-use crate::migration::harness::{advice, diesel_message, Failed};
+use crate::migration::harness::{advice, diesel_message, retry_conflicts, Failed};
 use crate::migration::report::{Action, Step};
 
 /// Reverts `versions` (newest first), each with its tracking row, in one transaction each.
@@ -41,12 +41,13 @@ where
             // DDL commits implicitly, which would end an enclosing transaction under
             // diesel's savepoint: record the attempt instead, and clear it afterwards.
             let sql = mark_running(backend, version, "reverting")?;
-            conn.batch_execute(&sql)
+            retry_conflicts(backend, || conn.batch_execute(&sql))
                 .map_err(|e| Error::query(Doing::RecordState, e))?;
             match conn.revert_migration(migration) {
-                Ok(_) => conn
-                    .batch_execute(&untrack(backend, version)?)
-                    .map_err(Failed::Db),
+                Ok(_) => {
+                    let sql = untrack(backend, version)?;
+                    retry_conflicts(backend, || conn.batch_execute(&sql)).map_err(Failed::Db)
+                }
                 Err(e) => Err(Failed::Migration {
                     index: 0,
                     message: diesel_message(&*e),
@@ -69,7 +70,7 @@ where
                 let outcome = if !backend.transactional_ddl() {
                     let sql =
                         mark_dirty(backend, version, &format!("reverting failed: {message}"))?;
-                    conn.batch_execute(&sql)
+                    retry_conflicts(backend, || conn.batch_execute(&sql))
                         .map_err(|e| Error::query(Doing::RecordState, e))?;
                     format!("MySQL commits DDL implicitly, so part of down.sql may have taken effect; botdb marked the database dirty: check the schema by hand, then run `botdb resolve {version} --applied` or `--reverted`")
                 } else {
