@@ -1,0 +1,85 @@
+//! PostgreSQL behind a transaction-mode pooler (PgBouncer's `pool_mode = transaction`,
+//! managed poolers), and hot standbys.
+//!
+//! Such a pooler hands a server connection to a client for one transaction only. The
+//! PostgreSQL driver prepares every query as a *named* statement (`s0`, `s1`, …, numbered
+//! per process) in one round trip and runs it in the next: outside a transaction the two
+//! may reach different server connections, where the name is missing or, worse, is another
+//! client's statement. So with `?pgbouncer=true` botdb:
+//! - turns the statement cache off, so no statement outlives the query that prepared it;
+//! - runs every query in a transaction ([`begin`] / [`commit`], which `with_connection!`
+//!   calls), so prepare, run and close reach the same server connection. A body that
+//!   returns early leaves the transaction open; the pool then discards the connection, and
+//!   the server rolls the transaction back;
+//! - checks pooled connections with a simple-protocol `SELECT 1`;
+//! - takes the migration lock as a transaction-scoped advisory lock (see `db::lock`).
+//!
+//! On a direct connection none of this happens: statements stay cached, as before.
+
+use diesel::sql_types::Bool;
+use diesel::QueryableByName;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::{AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{SimpleAsyncConnection, TransactionManager};
+use futures_util::FutureExt;
+
+use crate::config::DatabaseUrl;
+use crate::db::{with_connection, Pool};
+use crate::error::{Doing, Error, Result};
+
+/// The connection manager for a pooled URL: no statement cache, a simple-protocol check.
+pub(crate) fn manager(url: &DatabaseUrl) -> AsyncDieselConnectionManager<AsyncPgConnection> {
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.custom_setup = Box::new(|url| {
+        async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+            Ok(conn)
+        }
+        .boxed()
+    });
+    config.recycling_method =
+        RecyclingMethod::CustomFunction(Box::new(|conn| conn.batch_execute("SELECT 1").boxed()));
+    AsyncDieselConnectionManager::new_with_config(url.connection_string(), config)
+}
+
+/// Opens the transaction a pooled connection's queries run in.
+pub async fn begin(conn: &mut AsyncPgConnection) -> Result<()> {
+    AnsiTransactionManager::begin_transaction(conn)
+        .await
+        .map_err(|e| Error::query(Doing::PoolerTransaction, e))
+}
+
+/// Commits what [`begin`] opened.
+pub async fn commit(conn: &mut AsyncPgConnection) -> Result<()> {
+    AnsiTransactionManager::commit_transaction(conn)
+        .await
+        .map_err(|e| Error::query(Doing::PoolerTransaction, e))
+}
+
+#[derive(QueryableByName)]
+struct Recovery {
+    #[diesel(sql_type = Bool)]
+    standby: bool,
+}
+
+/// Refuses a PostgreSQL server in recovery (a hot standby) for a command that writes,
+/// before it does anything.
+pub async fn refuse_standby(pool: &Pool, url: &DatabaseUrl) -> Result<()> {
+    if !matches!(pool, Pool::Postgres(_) | Pool::PgBouncer(_)) {
+        return Ok(());
+    }
+    let standby = with_connection!(pool, |conn| {
+        diesel::sql_query("SELECT pg_is_in_recovery() AS standby")
+            .get_result::<Recovery>(&mut *conn)
+            .await
+            .map_err(|e| Error::query(Doing::CheckStandby, e))?
+            .standby
+    });
+    if standby {
+        return Err(Error::Standby {
+            url: url.redacted(),
+        });
+    }
+    Ok(())
+}
