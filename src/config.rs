@@ -133,9 +133,7 @@ impl DatabaseUrl {
         let mut parsed = url::Url::parse(&normalised).map_err(|e| invalid(e.to_string()))?;
         let pooled = take_pgbouncer_flag(&mut parsed).map_err(invalid)?;
         if pooled && backend != Backend::Postgres {
-            return Err(invalid(
-                "pgbouncer=true is for PostgreSQL URLs only".into(),
-            ));
+            return Err(invalid("pgbouncer=true is for PostgreSQL URLs only".into()));
         }
         let normalised = if pooled {
             parsed.to_string()

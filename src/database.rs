@@ -254,9 +254,7 @@ impl Database {
         preflight(&tracked, None, &applied, self.run_options)?;
         let catalog = self.catalog()?;
         let plan = plan_down(catalog, &applied, target)?;
-        self.refuse_outside_transaction(
-            plan.iter().filter_map(|v| catalog.find(v).ok()),
-        )?;
+        self.refuse_outside_transaction(plan.iter().filter_map(|v| catalog.find(v).ok()))?;
         let unrecorded = unrecorded(catalog, &applied, &tracked);
         let (backend, timeout) = (self.backend(), self.lock_timeout);
         let result = with_connection!(&self.pool, |conn| {

@@ -191,11 +191,14 @@ async fn pg_admin(url: &DatabaseUrl) -> Result<AsyncPgConnection> {
 /// they run in a transaction (committed by [`pg_done`]) with no statement cache, so their
 /// prepared statements stay on one server connection (see `db::pooler`).
 async fn pg_reader(url: &DatabaseUrl) -> Result<AsyncPgConnection> {
-    let mut conn = pg_admin(url).await?;
-    if url.behind_pooler() {
-        conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
-        crate::db::pooler::begin(&mut conn).await?;
+    if !url.behind_pooler() {
+        return pg_admin(url).await;
     }
+    let admin = maintenance(url)?;
+    let mut conn = crate::db::pooler::establish(admin.connection_string())
+        .await
+        .map_err(|e| connect_error(&admin, &e.to_string()))?;
+    crate::db::pooler::begin(&mut conn).await?;
     Ok(conn)
 }
 

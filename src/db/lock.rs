@@ -127,10 +127,10 @@ impl MigrationLock {
             Pool::Postgres(pool) => {
                 let mut conn = crate::db::checkout(pool, Backend::Postgres).await?;
                 let row = diesel::sql_query(PG_IS_HELD)
-                .bind::<BigInt, _>(PG_LOCK_KEY)
-                .get_result::<PgGot>(&mut *conn)
-                .await
-                .map_err(lock_error)?;
+                    .bind::<BigInt, _>(PG_LOCK_KEY)
+                    .get_result::<PgGot>(&mut *conn)
+                    .await
+                    .map_err(lock_error)?;
                 Ok(row.got)
             }
             Pool::PgBouncer(pool) => {

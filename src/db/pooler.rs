@@ -8,7 +8,8 @@
 //! client's statement. So with `?pgbouncer=true` botdb:
 //! - turns the statement cache off, so no statement outlives the query that prepared it;
 //! - runs every query in a transaction ([`begin`] / [`commit`], which `with_connection!`
-//!   calls), so prepare, run and close reach the same server connection. A body that
+//!   calls), so prepare, run and close reach the same server connection, and clears
+//!   statements others left on it when the transaction starts. A body that
 //!   returns early leaves the transaction open; the pool then discards the connection, and
 //!   the server rolls the transaction back;
 //! - checks pooled connections with a simple-protocol `SELECT 1`;
@@ -18,7 +19,9 @@
 
 use diesel::sql_types::Bool;
 use diesel::QueryableByName;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::{AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_async::{SimpleAsyncConnection, TransactionManager};
 use futures_util::FutureExt;
@@ -30,22 +33,43 @@ use crate::error::{Doing, Error, Result};
 /// The connection manager for a pooled URL: no statement cache, a simple-protocol check.
 pub(crate) fn manager(url: &DatabaseUrl) -> AsyncDieselConnectionManager<AsyncPgConnection> {
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
-    config.custom_setup = Box::new(|url| {
-        async move {
-            let mut conn = AsyncPgConnection::establish(url).await?;
-            conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
-            Ok(conn)
-        }
-        .boxed()
-    });
+    config.custom_setup = Box::new(|url| establish(url).boxed());
     config.recycling_method =
         RecyclingMethod::CustomFunction(Box::new(|conn| conn.batch_execute("SELECT 1").boxed()));
     AsyncDieselConnectionManager::new_with_config(url.connection_string(), config)
 }
 
-/// Opens the transaction a pooled connection's queries run in.
+/// Connects as diesel-async does, but runs its set-up queries (prepared statements) in a
+/// transaction too, after clearing statements others left on the server connection.
+pub(crate) async fn establish(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
+    use diesel::ConnectionError;
+    let bad = |e: tokio_postgres::Error| ConnectionError::BadConnection(e.to_string());
+    let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(bad)?;
+    tokio::select! {
+        begun = client.batch_execute("BEGIN; DEALLOCATE ALL") => begun.map_err(bad)?,
+        ended = &mut connection => {
+            return Err(ConnectionError::BadConnection(match ended {
+                Err(e) => e.to_string(),
+                Ok(()) => "the server closed the connection".into(),
+            }))
+        }
+    }
+    let mut conn = AsyncPgConnection::try_from_client_and_connection(client, connection).await?;
+    conn.batch_execute("COMMIT")
+        .await
+        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+    conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+    Ok(conn)
+}
+
+/// Opens the transaction a pooled connection's queries run in. In the same round trip it
+/// drops any prepared statement the server connection still holds: one another client of
+/// the pooler (an older botdb, a tool without `?pgbouncer=true`) left there would clash
+/// with this process's statement names (`prepared statement "s4" already exists`).
 pub async fn begin(conn: &mut AsyncPgConnection) -> Result<()> {
-    AnsiTransactionManager::begin_transaction(conn)
+    AnsiTransactionManager::begin_transaction_sql(conn, "BEGIN; DEALLOCATE ALL")
         .await
         .map_err(|e| Error::query(Doing::PoolerTransaction, e))
 }
