@@ -298,7 +298,27 @@ impl Database {
     /// Refuses a hot standby (a server in recovery) for a command that writes, before it
     /// does anything.
     pub async fn refuse_standby(&self) -> Result<()> {
-        crate::db::pooler::refuse_standby(&self.pool, &self.url).await
+        #[derive(diesel::QueryableByName)]
+        struct Recovery {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            standby: bool,
+        }
+        if self.backend() != Backend::Postgres {
+            return Ok(());
+        }
+        let standby = with_connection!(&self.pool, |conn| {
+            diesel::sql_query("SELECT pg_is_in_recovery() AS standby")
+                .get_result::<Recovery>(&mut *conn)
+                .await
+                .map_err(|e| Error::query(Doing::CheckStandby, e))?
+                .standby
+        });
+        if standby {
+            return Err(Error::Standby {
+                url: self.url.redacted(),
+            });
+        }
+        Ok(())
     }
 
     /// A migration that gave up waiting for a lock says which sessions hold it.

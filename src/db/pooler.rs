@@ -17,17 +17,14 @@
 //!
 //! On a direct connection none of this happens: statements stay cached, as before.
 
-use diesel::sql_types::Bool;
-use diesel::QueryableByName;
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AnsiTransactionManager, AsyncConnection, AsyncPgConnection};
 use diesel_async::{SimpleAsyncConnection, TransactionManager};
 use futures_util::FutureExt;
 
 use crate::config::DatabaseUrl;
-use crate::db::{with_connection, Pool};
 use crate::error::{Doing, Error, Result};
 
 /// The connection manager for a pooled URL: no statement cache, a simple-protocol check.
@@ -79,31 +76,4 @@ pub async fn commit(conn: &mut AsyncPgConnection) -> Result<()> {
     AnsiTransactionManager::commit_transaction(conn)
         .await
         .map_err(|e| Error::query(Doing::PoolerTransaction, e))
-}
-
-#[derive(QueryableByName)]
-struct Recovery {
-    #[diesel(sql_type = Bool)]
-    standby: bool,
-}
-
-/// Refuses a PostgreSQL server in recovery (a hot standby) for a command that writes,
-/// before it does anything.
-pub async fn refuse_standby(pool: &Pool, url: &DatabaseUrl) -> Result<()> {
-    if !matches!(pool, Pool::Postgres(_) | Pool::PgBouncer(_)) {
-        return Ok(());
-    }
-    let standby = with_connection!(pool, |conn| {
-        diesel::sql_query("SELECT pg_is_in_recovery() AS standby")
-            .get_result::<Recovery>(&mut *conn)
-            .await
-            .map_err(|e| Error::query(Doing::CheckStandby, e))?
-            .standby
-    });
-    if standby {
-        return Err(Error::Standby {
-            url: url.redacted(),
-        });
-    }
-    Ok(())
 }
