@@ -63,6 +63,9 @@ fn test_servers() {
     for (var, cfg) in [
         ("TEST_POSTGRES_URL", "botdb_test_postgres"),
         ("TEST_MYSQL_URL", "botdb_test_mysql"),
+        // PgBouncer in transaction mode, and a hot standby (issue 12).
+        ("TEST_PGBOUNCER_URL", "botdb_test_pgbouncer"),
+        ("TEST_STANDBY_URL", "botdb_test_standby"),
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         println!("cargo::rerun-if-env-changed={var}");

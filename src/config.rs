@@ -37,6 +37,8 @@ pub struct DatabaseUrl {
     /// The password (decoded and as written) and any password query parameter, kept only
     /// so they can be scrubbed from driver messages.
     secrets: Vec<String>,
+    /// `?pgbouncer=true`: the URL goes through a transaction-mode pooler (see `db::pooler`).
+    pooled: bool,
 }
 
 // A derived Debug would print the password.
@@ -102,6 +104,7 @@ impl DatabaseUrl {
             backend: Backend::Sqlite,
             target: path.to_string(),
             secrets: Vec::new(),
+            pooled: false,
         }
     }
 
@@ -127,7 +130,16 @@ impl DatabaseUrl {
                 "it has an `@` after the user name and password, so drivers could read another host from it: percent-encode `/`, `?`, `#` and `@` in the user name and password (%2F, %3F, %23, %40), and anywhere after the host".into(),
             ));
         }
-        let parsed = url::Url::parse(&normalised).map_err(|e| invalid(e.to_string()))?;
+        let mut parsed = url::Url::parse(&normalised).map_err(|e| invalid(e.to_string()))?;
+        let pooled = take_pgbouncer_flag(&mut parsed).map_err(invalid)?;
+        if pooled && backend != Backend::Postgres {
+            return Err(invalid("pgbouncer=true is for PostgreSQL URLs only".into()));
+        }
+        let normalised = if pooled {
+            parsed.to_string()
+        } else {
+            normalised
+        };
         // PostgreSQL's driver takes a Unix socket in place of the host (libpq's
         // `postgres:///DB?host=/run/postgresql`); MySQL's needs a host besides `?socket=`.
         let pg_socket = backend == Backend::Postgres
@@ -159,7 +171,15 @@ impl DatabaseUrl {
             backend,
             target: normalised,
             secrets,
+            pooled,
         })
+    }
+
+    /// Whether the URL goes through a transaction-mode pooler such as PgBouncer
+    /// (`?pgbouncer=true`, Prisma's convention): every query then runs inside a
+    /// transaction, with no prepared statement outliving it.
+    pub fn behind_pooler(&self) -> bool {
+        self.pooled
     }
 
     /// Which backend the URL selects.
@@ -203,6 +223,7 @@ impl DatabaseUrl {
                     backend: self.backend,
                     target: parsed.to_string(),
                     secrets: self.secrets.clone(),
+                    pooled: self.pooled,
                 })
             }
         }
@@ -252,6 +273,33 @@ impl DatabaseUrl {
             m.replace(secret.as_str(), "***")
         })
     }
+}
+
+/// Removes `pgbouncer=…` from the query (the driver rejects options it does not know) and
+/// says whether it was on.
+fn take_pgbouncer_flag(parsed: &mut url::Url) -> Result<bool, String> {
+    let mut flag = None;
+    let mut rest = Vec::new();
+    for (key, value) in parsed.query_pairs() {
+        if key == "pgbouncer" {
+            flag = Some(match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                other => return Err(format!("pgbouncer={other} is neither true nor false")),
+            });
+        } else {
+            rest.push((key.into_owned(), value.into_owned()));
+        }
+    }
+    let Some(flag) = flag else {
+        return Ok(false);
+    };
+    if rest.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(rest);
+    }
+    Ok(flag)
 }
 
 fn postgres_remote_target(target: &str) -> Option<String> {

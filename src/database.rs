@@ -193,6 +193,7 @@ impl Database {
         let applied: Vec<String> = applied.into_iter().map(|(v, _)| v).collect();
         preflight(&tracked, Some(catalog), &applied, options)?;
         let plan = plan_up(catalog, &applied, to)?;
+        self.refuse_outside_transaction(plan.iter().map(|&i| &catalog.migrations()[i]))?;
         let unrecorded = unrecorded(catalog, &applied, &tracked);
         let run = Run {
             catalog,
@@ -203,10 +204,16 @@ impl Database {
         let (backend, timeout) = (self.backend(), self.lock_timeout);
         let result = with_connection!(&self.pool, |conn| {
             let _running = Running::register(&mut *conn, &self.url).await?;
-            let mut conn = AsyncConnectionWrapper::<_>::from(conn);
-            blocking(|| {
-                with_bounded_waits(&mut conn, backend, timeout, |c| apply(c, &run, on_step))
-            })
+            let mut wrapped = AsyncConnectionWrapper::<_>::from(conn);
+            let result = blocking(|| {
+                with_bounded_waits(&mut wrapped, backend, timeout, |c| apply(c, &run, on_step))
+            });
+            // Back to the pool, or (behind a pooler) to commit what the run left committed.
+            #[allow(unused_assignments)]
+            {
+                conn = wrapped.into_inner();
+            }
+            result
         });
         let steps = self.naming_lock_holders(result).await?;
         let current = applied
@@ -258,19 +265,71 @@ impl Database {
         preflight(&tracked, None, &applied, self.run_options)?;
         let catalog = self.catalog()?;
         let plan = plan_down(catalog, &applied, target)?;
+        self.refuse_outside_transaction(plan.iter().filter_map(|v| catalog.find(v).ok()))?;
         let unrecorded = unrecorded(catalog, &applied, &tracked);
         let (backend, timeout) = (self.backend(), self.lock_timeout);
         let result = with_connection!(&self.pool, |conn| {
             let _running = Running::register(&mut *conn, &self.url).await?;
-            let mut conn = AsyncConnectionWrapper::<_>::from(conn);
-            blocking(|| {
-                with_bounded_waits(&mut conn, backend, timeout, |c| {
+            let mut wrapped = AsyncConnectionWrapper::<_>::from(conn);
+            let result = blocking(|| {
+                with_bounded_waits(&mut wrapped, backend, timeout, |c| {
                     revert(c, catalog, &plan, &unrecorded, on_step)
                 })
-            })
+            });
+            #[allow(unused_assignments)]
+            {
+                conn = wrapped.into_inner();
+            }
+            result
         });
         let steps = self.naming_lock_holders(result).await?;
         Ok((applied, steps))
+    }
+
+    /// Behind a transaction-mode pooler every query runs in a transaction, so a migration
+    /// that must run outside one (`run_in_transaction = false`) cannot: it is refused
+    /// before anything runs.
+    fn refuse_outside_transaction<'a>(
+        &self,
+        mut migrations: impl Iterator<Item = &'a crate::migration::catalog::MigrationText>,
+    ) -> Result<()> {
+        if !self.url.behind_pooler() {
+            return Ok(());
+        }
+        match migrations.find(|m| !m.run_in_transaction) {
+            Some(m) => Err(Error::Refused(format!(
+                "migration {} must run outside a transaction (run_in_transaction = false), which cannot be done through a transaction-mode pooler ({}); nothing was changed: run this command with a direct URL to the server (without ?pgbouncer=true), as the bot keeps the pooled one",
+                m.id.name,
+                self.url.redacted()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses a hot standby (a server in recovery) for a command that writes, before it
+    /// does anything.
+    pub async fn refuse_standby(&self) -> Result<()> {
+        #[derive(diesel::QueryableByName)]
+        struct Recovery {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            standby: bool,
+        }
+        if self.backend() != Backend::Postgres {
+            return Ok(());
+        }
+        let standby = with_connection!(&self.pool, |conn| {
+            diesel::sql_query("SELECT pg_is_in_recovery() AS standby")
+                .get_result::<Recovery>(&mut *conn)
+                .await
+                .map_err(|e| Error::query(Doing::CheckStandby, e))?
+                .standby
+        });
+        if standby {
+            return Err(Error::Standby {
+                url: self.url.redacted(),
+            });
+        }
+        Ok(())
     }
 
     /// A migration that gave up waiting for a lock says which sessions hold it.

@@ -234,6 +234,13 @@ pub enum Error {
     #[error("{0}")]
     Refused(String),
 
+    /// A command that writes was pointed at a PostgreSQL hot standby.
+    #[error("{url} is a read-only standby (in recovery); run this against the primary")]
+    Standby {
+        /// The database, redacted.
+        url: String,
+    },
+
     /// A query botdb issues itself (bookkeeping, introspection) failed.
     #[error("{doing} failed: {message}; {}", Environment::of(message).map_or(doing.hint(), Environment::hint))]
     Query {
@@ -278,6 +285,9 @@ pub enum Environment {
     Io,
     /// The SQLite file is not a database or is damaged (SQLITE_NOTADB, SQLITE_CORRUPT).
     Corrupt,
+    /// A transaction-mode pooler (PgBouncer) mixed up named prepared statements between
+    /// clients: the URL goes through one without `?pgbouncer=true`.
+    Pooler,
 }
 
 impl Environment {
@@ -315,6 +325,10 @@ impl Environment {
             Some(Environment::Io)
         } else if any(&["file is not a database", "database disk image is malformed"]) {
             Some(Environment::Corrupt)
+        } else if m.contains("prepared statement \"")
+            && (m.contains("already exists") || m.contains("does not exist"))
+        {
+            Some(Environment::Pooler)
         } else {
             None
         }
@@ -335,6 +349,9 @@ impl Environment {
             }
             Environment::Corrupt => {
                 "the file is not a SQLite database or is damaged: check the path in the URL, or restore the file from a backup"
+            }
+            Environment::Pooler => {
+                "the URL goes through a transaction-mode pooler such as PgBouncer: add ?pgbouncer=true to it (see \"Behind a pooler, and on replicas\" in the README)"
             }
         }
     }
@@ -407,6 +424,10 @@ pub enum Doing {
     ReadSession,
     /// Setting or resetting the session's lock wait timeouts.
     BoundLockWaits,
+    /// Opening or committing the transaction a query runs in behind a pooler.
+    PoolerTransaction,
+    /// Asking the server whether it is a standby.
+    CheckStandby,
 }
 
 impl Doing {
@@ -444,6 +465,8 @@ impl Doing {
             Doing::ReadLockHolders => "finding the sessions that hold the table's lock",
             Doing::ReadSession => "reading the connection's session id",
             Doing::BoundLockWaits => "setting the session's lock wait timeout",
+            Doing::PoolerTransaction => "running the queries in a transaction (behind a pooler)",
+            Doing::CheckStandby => "checking whether the server is a standby",
         }
     }
 
@@ -453,7 +476,10 @@ impl Doing {
             Doing::LoadEmbedded | Doing::FindMigrationSql | Doing::FindEmbeddedSql => {
                 "the binary's migrations do not match their SQL: rebuild botdb (cargo build), and report it if that does not help"
             }
-            Doing::TakeLock | Doing::BoundLockWaits => {
+            Doing::TakeLock
+            | Doing::BoundLockWaits
+            | Doing::PoolerTransaction
+            | Doing::CheckStandby => {
                 "check the connection to the database and run again (a lock dies with its session)"
             }
             Doing::OpenLockFile => {

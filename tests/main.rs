@@ -18,6 +18,8 @@ mod local;
 mod migrations;
 mod models;
 mod no_transaction;
+mod pgbouncer;
 mod print_sql;
 mod python_bot;
 mod safety;
+mod standby;

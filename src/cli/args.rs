@@ -100,8 +100,16 @@ impl GlobalArgs {
             .with_source(self.source())
             .with_lock_timeout(Duration::from_secs(self.lock_timeout))
             .with_lock_lease(Duration::from_secs(self.lock_lease));
+        db.refuse_standby().await?;
         let lock = db.lock(Duration::from_secs(self.lock_timeout)).await?;
         Ok((db.assume_locked(), lock))
+    }
+
+    /// Connects for a command that writes: a hot standby is refused at once.
+    pub async fn connect_to_write(&self) -> Result<Database, CliError> {
+        let db = self.connect().await?;
+        db.refuse_standby().await?;
+        Ok(db)
     }
 
     /// Connects for a command that may write.

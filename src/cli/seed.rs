@@ -14,7 +14,7 @@ use super::error::CliError;
 pub struct Args {}
 
 pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let db = global.connect().await?;
+    let db = global.connect_to_write().await?;
     let pending = db.status().await?.pending().count();
     if pending > 0 {
         let message = format!(

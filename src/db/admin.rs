@@ -36,12 +36,13 @@ pub async fn database_exists(url: &DatabaseUrl) -> Result<bool> {
     match url.backend() {
         Backend::Sqlite => Ok(std::path::Path::new(&name).exists()),
         Backend::Postgres => {
-            let mut conn = pg_admin(url).await?;
+            let mut conn = pg_reader(url).await?;
             let row = diesel::sql_query("SELECT COUNT(*) AS n FROM pg_database WHERE datname = $1")
                 .bind::<Text, _>(&name)
                 .get_result::<Count>(&mut conn)
                 .await
                 .map_err(|e| Error::query(what, e))?;
+            pg_done(url, &mut conn).await?;
             Ok(row.n > 0)
         }
         Backend::Mysql => {
@@ -139,13 +140,14 @@ pub async fn cannot_recreate(url: &DatabaseUrl) -> Result<Option<String>> {
     match url.backend() {
         Backend::Sqlite => Ok(None),
         Backend::Postgres => {
-            let mut conn = pg_admin(url).await?;
+            let mut conn = pg_reader(url).await?;
             let role = diesel::sql_query(
                 "SELECT rolname::text AS name, (rolcreatedb OR rolsuper) AS may_create FROM pg_roles WHERE rolname = current_user",
             )
             .get_result::<Role>(&mut conn)
             .await
             .map_err(|e| Error::query(Doing::CheckExists, url.scrub(&e.to_string())))?;
+            pg_done(url, &mut conn).await?;
             Ok((!role.may_create).then(|| {
                 format!(
                     "the role {} may not create databases (it has no CREATEDB), so the database could not be created again",
@@ -183,6 +185,53 @@ async fn pg_admin(url: &DatabaseUrl) -> Result<AsyncPgConnection> {
     AsyncPgConnection::establish(admin.connection_string())
         .await
         .map_err(|e| connect_error(&admin, &e.to_string()))
+}
+
+/// A maintenance connection for queries with results. Behind a transaction-mode pooler
+/// they run in a transaction (committed by [`pg_done`]) with no statement cache, so their
+/// prepared statements stay on one server connection (see `db::pooler`).
+async fn pg_reader(url: &DatabaseUrl) -> Result<AsyncPgConnection> {
+    if !url.behind_pooler() {
+        return pg_admin(url).await;
+    }
+    let admin = maintenance(url)?;
+    let mut conn = crate::db::pooler::establish(admin.connection_string())
+        .await
+        .map_err(|e| connect_error(&admin, &e.to_string()))?;
+    crate::db::pooler::begin(&mut conn).await?;
+    Ok(conn)
+}
+
+async fn pg_done(url: &DatabaseUrl, conn: &mut AsyncPgConnection) -> Result<()> {
+    if url.behind_pooler() {
+        crate::db::pooler::commit(conn).await?;
+    }
+    Ok(())
+}
+
+/// Refuses a server in recovery (a hot standby) before a command that writes touches it,
+/// through the maintenance database (for setup and reset, whose database may not exist).
+pub async fn refuse_standby(url: &DatabaseUrl) -> Result<()> {
+    #[derive(QueryableByName)]
+    struct Recovery {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        standby: bool,
+    }
+    if url.backend() != Backend::Postgres {
+        return Ok(());
+    }
+    let mut conn = pg_reader(url).await?;
+    let row = diesel::sql_query("SELECT pg_is_in_recovery() AS standby")
+        .get_result::<Recovery>(&mut conn)
+        .await
+        .map_err(|e| Error::query(Doing::CheckStandby, e))?;
+    pg_done(url, &mut conn).await?;
+    if row.standby {
+        return Err(Error::Standby {
+            url: url.redacted(),
+        });
+    }
+    Ok(())
 }
 
 async fn mysql_admin(url: &DatabaseUrl) -> Result<AsyncMysqlConnection> {

@@ -1,7 +1,10 @@
 //! The migration lock: only one migrate, revert or redo runs against a database at a
 //! time, across processes and machines.
 //!
-//! - PostgreSQL: a session advisory lock, on a connection of its own.
+//! - PostgreSQL: a session advisory lock, on a connection of its own. Behind a
+//!   transaction-mode pooler (`?pgbouncer=true`) a session outlives its client's use of
+//!   it, so there botdb takes a transaction-scoped advisory lock instead (see
+//!   [`Held::PgTransaction`]).
 //! - MySQL/MariaDB: `GET_LOCK` on the database's name, on a connection of its own; on a
 //!   Galera node, where `GET_LOCK` is node-local, the lock row of [`super::lock_row`].
 //! - SQLite: an exclusive OS lock on `<database>.lock` beside the file.
@@ -26,6 +29,13 @@ use crate::error::{Doing, Error, Result};
 /// The advisory lock key botdb uses on PostgreSQL ("botdb_mg" as bytes).
 pub const PG_LOCK_KEY: i64 = 0x626f_7464_625f_6d67;
 
+/// Whether some session holds the advisory lock (session- or transaction-scoped): a bigint
+/// key shows in pg_locks as its high and low halves.
+const PG_IS_HELD: &str = "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+     AND granted AND objsubid = 1 \
+     AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+     AND classid::bigint = ($1 >> 32) AND objid::bigint = ($1 & 4294967295)) AS got";
+
 /// How often a waiter polls a lock that has no blocking wait with a timeout.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -37,6 +47,21 @@ pub struct MigrationLock {
 
 enum Held {
     Postgres(Box<AsyncPgConnection>),
+    /// Behind a transaction-mode pooler: `pg_advisory_xact_lock` in a transaction kept
+    /// open on a connection of its own for as long as the lock is held.
+    ///
+    /// The pooler gives a client its server connection for the length of a transaction
+    /// and to no one else meanwhile, so an open transaction is what pins the lock to this
+    /// process. It ends with the transaction: at [`MigrationLock::release`] (COMMIT), or
+    /// when botdb dies, since the pooler then closes the server connection it cannot reuse
+    /// mid-transaction and PostgreSQL rolls it back. The run itself happens on other
+    /// connections, in as many transactions as it needs (`--transaction-per-migration`,
+    /// `run_in_transaction = false`), all while the lock transaction stays open, so runs
+    /// spanning several transactions exclude a second run too. That transaction only holds
+    /// the lock (no snapshot, no row locks, no transaction id), so keeping it open costs
+    /// one server connection; `idle_in_transaction_session_timeout` is turned off for it,
+    /// so a server that sets one cannot end the lock mid-run.
+    PgTransaction(Box<AsyncPgConnection>),
     Mysql(Box<AsyncMysqlConnection>),
     Lease(LeaseRow),
     Sqlite(std::fs::File),
@@ -105,17 +130,22 @@ impl MigrationLock {
         match pool {
             Pool::Postgres(pool) => {
                 let mut conn = crate::db::checkout(pool, Backend::Postgres).await?;
-                // A bigint advisory key shows in pg_locks as its high and low halves.
-                let row = diesel::sql_query(
-                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
-                     AND granted AND objsubid = 1 \
-                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-                     AND classid::bigint = ($1 >> 32) AND objid::bigint = ($1 & 4294967295)) AS got",
-                )
-                .bind::<BigInt, _>(PG_LOCK_KEY)
-                .get_result::<PgGot>(&mut *conn)
-                .await
-                .map_err(lock_error)?;
+                let row = diesel::sql_query(PG_IS_HELD)
+                    .bind::<BigInt, _>(PG_LOCK_KEY)
+                    .get_result::<PgGot>(&mut *conn)
+                    .await
+                    .map_err(lock_error)?;
+                Ok(row.got)
+            }
+            Pool::PgBouncer(pool) => {
+                let mut conn = crate::db::checkout(pool, Backend::Postgres).await?;
+                crate::db::pooler::begin(&mut conn).await?;
+                let row = diesel::sql_query(PG_IS_HELD)
+                    .bind::<BigInt, _>(PG_LOCK_KEY)
+                    .get_result::<PgGot>(&mut *conn)
+                    .await
+                    .map_err(lock_error)?;
+                crate::db::pooler::commit(&mut conn).await?;
                 Ok(row.got)
             }
             Pool::Mysql(pool) => {
@@ -185,6 +215,31 @@ impl MigrationLock {
                         .map_err(lock_error)?;
                     if row.got {
                         break Held::Postgres(Box::new(conn));
+                    }
+                    if start.elapsed() >= timeout {
+                        return Err(timed_out(url, timeout));
+                    }
+                    announce("");
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+            Pool::PgBouncer(pool) => {
+                let mut conn = pool.dedicated_connection().await.map_err(lock_error)?;
+                crate::db::pooler::begin(&mut conn).await?;
+                diesel_async::SimpleAsyncConnection::batch_execute(
+                    &mut conn,
+                    "SET LOCAL idle_in_transaction_session_timeout = 0",
+                )
+                .await
+                .map_err(lock_error)?;
+                loop {
+                    let row = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS got")
+                        .bind::<BigInt, _>(PG_LOCK_KEY)
+                        .get_result::<PgGot>(&mut conn)
+                        .await
+                        .map_err(lock_error)?;
+                    if row.got {
+                        break Held::PgTransaction(Box::new(conn));
                     }
                     if start.elapsed() >= timeout {
                         return Err(timed_out(url, timeout));
@@ -281,6 +336,7 @@ impl MigrationLock {
                     .await
                     .map_err(lock_error)?;
             }
+            Held::PgTransaction(mut conn) => crate::db::pooler::commit(&mut conn).await?,
             Held::Mysql(mut conn) => {
                 diesel::sql_query("SELECT RELEASE_ALL_LOCKS() AS got")
                     .get_result::<Got>(&mut *conn)

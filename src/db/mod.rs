@@ -20,6 +20,7 @@ pub mod admin;
 pub mod lock;
 pub mod lock_row;
 pub(crate) mod mysql;
+pub mod pooler;
 pub mod sqlite;
 pub mod waits;
 
@@ -32,6 +33,11 @@ pub enum Pool {
     Postgres(bb8::Pool<AsyncPgConnection>),
     /// MySQL/MariaDB through diesel-async's pure-Rust driver.
     Mysql(bb8::Pool<AsyncMysqlConnection>),
+    /// PostgreSQL through a transaction-mode pooler (`?pgbouncer=true`): no statement
+    /// cache, and every [`with_connection!`](crate::with_connection) body runs in a
+    /// transaction (see [`pooler`]). Queries of your own on it must run inside a
+    /// transaction too.
+    PgBouncer(bb8::Pool<AsyncPgConnection>),
 }
 
 impl std::fmt::Debug for Pool {
@@ -45,7 +51,7 @@ impl Pool {
     pub fn backend(&self) -> Backend {
         match self {
             Pool::Sqlite(_) => Backend::Sqlite,
-            Pool::Postgres(_) => Backend::Postgres,
+            Pool::Postgres(_) | Pool::PgBouncer(_) => Backend::Postgres,
             Pool::Mysql(_) => Backend::Mysql,
         }
     }
@@ -111,6 +117,17 @@ macro_rules! with_connection {
                 let mut $conn = $crate::db::checkout(pool, $crate::backend::Backend::Mysql).await?;
                 $body
             }
+            // Behind a transaction-mode pooler the body runs in a transaction; an early
+            // return (`?`) drops the connection with it open, so it is rolled back.
+            $crate::db::Pool::PgBouncer(pool) => {
+                #[allow(unused_mut)]
+                let mut $conn =
+                    $crate::db::checkout(pool, $crate::backend::Backend::Postgres).await?;
+                $crate::db::pooler::begin(&mut $conn).await?;
+                let value = $body;
+                $crate::db::pooler::commit(&mut $conn).await?;
+                value
+            }
         }
     };
 }
@@ -149,6 +166,10 @@ pub async fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<Pool> {
             // timeout), and a connection that opened stays valid: no retry loops, no pings.
             let sqlite = |b: ::bb8::Builder<_>| b.retry_connection(false).test_on_check_out(false);
             Ok(Pool::Sqlite(build(url, manager, options, sqlite).await?))
+        }
+        Backend::Postgres if url.behind_pooler() => {
+            let manager = pooler::manager(url);
+            Ok(Pool::PgBouncer(build(url, manager, options, |b| b).await?))
         }
         Backend::Postgres => {
             let manager =

@@ -95,6 +95,15 @@ pub async fn lock_holders(pool: &Pool, url: &DatabaseUrl) -> Result<Vec<Holder>>
                 .load::<Holder>(&mut *conn)
                 .await
         }
+        Pool::PgBouncer(pool) => {
+            let mut conn = crate::db::checkout(pool, Backend::Postgres).await?;
+            crate::db::pooler::begin(&mut conn).await?;
+            let holders = diesel::sql_query(PG_HOLDERS)
+                .load::<Holder>(&mut *conn)
+                .await;
+            crate::db::pooler::commit(&mut conn).await?;
+            holders
+        }
         Pool::Mysql(pool) => {
             let mut conn = crate::db::checkout(pool, Backend::Mysql).await?;
             diesel::sql_query(MYSQL_HOLDERS)

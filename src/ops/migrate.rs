@@ -30,6 +30,7 @@ impl Database {
         to: Option<&str>,
         on_event: &mut (dyn FnMut(Event<'_>) + Send),
     ) -> Result<Report> {
+        self.refuse_standby().await?;
         self.locked(async {
             let adopted = match self.alembic_revision().await? {
                 Some(_) => Some(self.adopt_unlocked(false).await?),

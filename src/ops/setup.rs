@@ -2,7 +2,9 @@
 
 use crate::config::DatabaseUrl;
 use crate::database::Database;
-use crate::db::admin::{cannot_recreate, create_database, database_exists, drop_database};
+use crate::db::admin::{
+    cannot_recreate, create_database, database_exists, drop_database, refuse_standby,
+};
 use crate::db::PoolOptions;
 use crate::error::{Error, Result};
 use crate::migration::catalog::Source;
@@ -16,6 +18,7 @@ pub async fn setup(
     options: &PoolOptions,
     source: &Source,
 ) -> Result<(bool, Database, Report)> {
+    refuse_standby(url).await?;
     let created = !database_exists(url).await?;
     if created {
         tracing::info!(%url, "creating the database");
@@ -37,6 +40,7 @@ pub async fn reset(
     options: &PoolOptions,
     source: &Source,
 ) -> Result<(Database, Report)> {
+    refuse_standby(url).await?;
     if let Some(why) = cannot_recreate(url).await? {
         return Err(Error::Refused(format!(
             "refusing to reset {url}: {why}; nothing was dropped: reset it as a user that may create databases (PostgreSQL: ALTER ROLE … CREATEDB; MySQL: GRANT ALL ON db.*), or drop its tables by hand and run `botdb setup`"

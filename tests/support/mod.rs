@@ -10,6 +10,7 @@ mod data;
 mod db;
 mod files;
 mod sql;
+mod topology;
 
 pub use cli::{botdb, run_botdb};
 pub use data::{check_content, insert_batch};
@@ -18,6 +19,7 @@ pub use files::{add_migration, apply_with_client, copy_migrations};
 pub use sql::{
     bot_tables, count, execute, recorded_versions, row_counts, tracked_as_applied, tracked_rows,
 };
+pub use topology::{pooled_url, standby_url};
 
 pub type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
