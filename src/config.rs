@@ -339,7 +339,7 @@ fn is_local_host(host: &str) -> bool {
 }
 
 /// The variables botdb reads that a `.env` may set.
-pub const DOTENV_VARIABLES: [&str; 3] = ["DATABASE_URL", "DB_URL", "RUST_LOG"];
+pub const DOTENV_VARIABLES: [&str; 4] = ["DATABASE_URL", "DB_URL", DIRECT_URL_VARIABLE, "RUST_LOG"];
 
 /// Loads `.env` from the current directory or a parent, without overriding variables
 /// that are already set. Returns the file that was loaded, if any.
@@ -467,6 +467,48 @@ pub fn resolve(explicit: Option<&str>) -> Result<(DatabaseUrl, UrlSource), Error
         }
     }
     Ok((DatabaseUrl::sqlite(DEFAULT_SQLITE_PATH), UrlSource::Default))
+}
+
+/// The variable holding the server's own URL for commands that change the schema, when
+/// the database URL goes through a transaction-mode pooler (Prisma's `directUrl`).
+pub const DIRECT_URL_VARIABLE: &str = "DIRECT_URL";
+
+/// Picks the direct URL: the explicit value, else `DIRECT_URL`, else none. It must name
+/// the same backend as `url` (the database URL it stands in for) and go to the server
+/// itself, so not carry `?pgbouncer=true`.
+pub fn resolve_direct(
+    explicit: Option<&str>,
+    url: &DatabaseUrl,
+) -> Result<Option<(DatabaseUrl, UrlSource)>, Error> {
+    let (raw, source) = match explicit.filter(|u| !u.trim().is_empty()) {
+        Some(raw) => (raw.to_string(), UrlSource::Explicit),
+        None => match std::env::var(DIRECT_URL_VARIABLE) {
+            Ok(raw) if !raw.trim().is_empty() => (raw, UrlSource::Env(DIRECT_URL_VARIABLE)),
+            _ => return Ok(None),
+        },
+    };
+    let name = match source {
+        UrlSource::Env(var) => var,
+        _ => "--direct-url",
+    };
+    let direct = DatabaseUrl::parse(&raw)?;
+    let invalid = |reason: String| Error::InvalidUrl {
+        url: direct.redacted(),
+        reason,
+    };
+    if direct.behind_pooler() {
+        return Err(invalid(format!(
+            "{name} is for the server itself, past the pooler: remove ?pgbouncer=true from it"
+        )));
+    }
+    if direct.backend() != url.backend() {
+        return Err(invalid(format!(
+            "{name} names a {} database but the database URL {url} a {} one: both must name the same database",
+            direct.backend().name(),
+            url.backend().name()
+        )));
+    }
+    Ok(Some((direct, source)))
 }
 
 /// `scheme:rest`, but only when the prefix looks like a URL scheme, so that a Windows

@@ -298,7 +298,7 @@ impl Database {
         }
         match migrations.find(|m| !m.run_in_transaction) {
             Some(m) => Err(Error::Refused(format!(
-                "migration {} must run outside a transaction (run_in_transaction = false), which cannot be done through a transaction-mode pooler ({}); nothing was changed: run this command with a direct URL to the server (without ?pgbouncer=true), as the bot keeps the pooled one",
+                "migration {} must run outside a transaction (run_in_transaction = false), which cannot be done through a transaction-mode pooler ({}); nothing was changed: give the server's own URL for migrations in DIRECT_URL or --direct-url (without ?pgbouncer=true), while the bot keeps the pooled one",
                 m.id.name,
                 self.url.redacted()
             ))),

@@ -6,6 +6,7 @@ mod adoption;
 mod arch;
 mod cli;
 mod crash;
+mod direct_url;
 mod errors;
 mod faults_catalog;
 mod faults_config;

@@ -17,7 +17,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let db = global.connect_to_write().await?;
+    let db = global.connect_to_migrate().await?;
     let adoption = db.adopt(args.drop_alembic_version).await?;
     let mut out = std::io::stdout();
     super::output::print_adoption(&mut out, &adoption)?;

@@ -17,6 +17,12 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
 
+    /// The server's own URL, past a transaction-mode pooler (Prisma's directUrl): migrate,
+    /// revert, redo, stamp, adopt, resolve, setup and reset connect there, while the bot
+    /// keeps the pooled --database-url. [env: DIRECT_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub direct_url: Option<String>,
+
     /// Read migrations from this folder instead of the embedded ones: either one backend's
     /// folder, or a root with sqlite/, postgres/ and mysql/ inside.
     #[arg(long, global = true, value_name = "DIR")]
@@ -69,6 +75,28 @@ impl GlobalArgs {
         Ok(url)
     }
 
+    /// The URL for a command that changes the schema: the direct URL when one is given
+    /// (`--direct-url`, `DIRECT_URL`), else [`url`](Self::url).
+    pub fn migration_url(&self) -> Result<DatabaseUrl, CliError> {
+        let url = self.url()?;
+        Ok(
+            match config::resolve_direct(self.direct_url.as_deref(), &url)? {
+                Some((direct, source)) => {
+                    match source {
+                        UrlSource::Env(var) => {
+                            tracing::debug!(url = %direct, "changing the schema through {var}")
+                        }
+                        _ => {
+                            tracing::debug!(url = %direct, "changing the schema through --direct-url")
+                        }
+                    }
+                    direct
+                }
+                None => url,
+            },
+        )
+    }
+
     pub fn pool_options(&self) -> PoolOptions {
         PoolOptions {
             max_size: self.pool_size,
@@ -90,7 +118,7 @@ impl GlobalArgs {
     /// On SQLite the pool has a single connection: a failed run's backup is put back only
     /// if no one else wrote meanwhile, which SQLite tells per connection.
     pub async fn connect_locked(&self) -> Result<(Database, MigrationLock), CliError> {
-        let url = self.url()?;
+        let url = self.migration_url()?;
         let mut options = self.pool_options();
         if url.backend() == botdb::Backend::Sqlite {
             options.max_size = 1;
@@ -112,9 +140,21 @@ impl GlobalArgs {
         Ok(db)
     }
 
+    /// Connects for a command that changes the bookkeeping (stamp, adopt, resolve): through
+    /// the direct URL when one is given; a hot standby is refused at once.
+    pub async fn connect_to_migrate(&self) -> Result<Database, CliError> {
+        let db = self.connect_to(self.migration_url()?).await?;
+        db.refuse_standby().await?;
+        Ok(db)
+    }
+
     /// Connects for a command that may write.
     pub async fn connect(&self) -> Result<Database, CliError> {
-        let db = Database::connect_with(self.url()?, &self.pool_options()).await?;
+        self.connect_to(self.url()?).await
+    }
+
+    async fn connect_to(&self, url: DatabaseUrl) -> Result<Database, CliError> {
+        let db = Database::connect_with(url, &self.pool_options()).await?;
         Ok(db
             .with_source(self.source())
             .with_lock_timeout(Duration::from_secs(self.lock_timeout))

@@ -23,7 +23,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let url = global.url()?;
+    let url = global.migration_url()?;
     if let Some(target) = url.remote_target().filter(|_| !args.force_remote) {
         let message = format!("refusing to reset {url}: it connects to {target}, which is not on this machine; pass --force-remote if you really mean it");
         return Err(Error::Refused(message).into());

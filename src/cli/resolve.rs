@@ -31,7 +31,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let db = global.connect_to_write().await?;
+    let db = global.connect_to_migrate().await?;
     let resolution = if args.applied {
         Resolution::Applied
     } else {

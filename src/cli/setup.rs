@@ -12,7 +12,7 @@ use super::output::Progress;
 pub struct Args {}
 
 pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let url = global.url()?;
+    let url = global.migration_url()?;
     let mut progress = Progress::start();
     let (created, db, report) =
         botdb::setup(&url, &global.pool_options(), &global.source()).await?;

@@ -21,7 +21,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
-    let db = global.connect_to_write().await?;
+    let db = global.connect_to_migrate().await?;
     let stamped = db.stamp(args.target.as_deref()).await?;
     let mut out = std::io::stdout();
     for m in &stamped.recorded {

@@ -7,6 +7,7 @@ pub fn botdb() -> Command {
     let mut cmd = Command::cargo_bin("botdb").expect("the botdb binary is built");
     cmd.env_remove("DATABASE_URL")
         .env_remove("DB_URL")
+        .env_remove("DIRECT_URL")
         .env_remove("RUST_LOG");
     cmd
 }
