@@ -5,6 +5,8 @@
 #                             three nodes are Synced in a cluster of 3, and prints
 #                             TEST_GALERA_URLS=mysql://root@127.0.0.1:3311/mysql,…
 #   .ci/galera.sh stop DIR    stops the nodes started in DIR, by their pids
+#   .ci/galera.sh rejoin DIR N   starts node N of DIR again (after a test killed it) and
+#                             waits until it is Synced in a cluster of 3
 #
 # Ports: SQL 3311-3313, group communication 4571-4573, IST 5571-5573, SST 6571-6573
 # (override the base with GALERA_PORT_BASE, default 3310). The shared MariaDB on 3306 is
@@ -112,6 +114,18 @@ start)
     log "3 nodes Synced in $((SECONDS - t0)) s"
     echo "TEST_GALERA_URLS=mysql://root@127.0.0.1:$(node_port 1)/mysql,mysql://root@127.0.0.1:$(node_port 2)/mysql,mysql://root@127.0.0.1:$(node_port 3)/mysql"
     ;;
+rejoin)
+    n=${3:-}
+    case $n in 1|2|3) ;; *) echo "usage: $0 rejoin DIR 1|2|3" >&2; exit 2 ;; esac
+    if kill -0 "$(cat "$dir/n$n/pid")" 2>/dev/null; then
+        echo "error: galera node $n is still running" >&2; exit 1
+    fi
+    log "node $n rejoins on port $(node_port "$n")"
+    t0=$SECONDS
+    start_node "$n"
+    wait_synced "$n" 3
+    log "node $n Synced again in $((SECONDS - t0)) s"
+    ;;
 stop)
     for n in 3 2 1; do
         f="$dir/n$n/pid"
@@ -122,5 +136,5 @@ stop)
         kill -9 "$pid" 2>/dev/null || true
     done
     ;;
-*) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+*) echo "usage: $0 start|stop|rejoin DIR [N]" >&2; exit 2 ;;
 esac

@@ -522,3 +522,207 @@ async fn a_node_that_is_not_synced_is_refused() -> TestResult {
     }
     assert_fully_migrated(&db).await
 }
+
+/// A node of a cluster started by `.ci/galera.sh`, found from its server variables: its
+/// datadir is `DIR/nN/data`, its pid in `DIR/nN/pid`.
+struct ScriptNode {
+    dir: std::path::PathBuf,
+    n: u16,
+    port_base: u16,
+    pid: String,
+    /// Set once the node is killed: started again on drop, so later tests have 3 nodes.
+    killed: bool,
+}
+
+#[derive(diesel::QueryableByName)]
+struct NodeVars {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    datadir: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    node_name: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    port: i64,
+}
+
+impl ScriptNode {
+    async fn find(url: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let mut conn = AsyncMysqlConnection::establish(url).await?;
+        let vars: NodeVars = diesel_async::RunQueryDsl::get_result(
+            diesel::sql_query(
+                "SELECT @@datadir AS datadir, @@wsrep_node_name AS node_name, CAST(@@port AS SIGNED) AS port",
+            ),
+            &mut conn,
+        )
+        .await?;
+        let node_dir = std::path::Path::new(vars.datadir.trim_end_matches('/'))
+            .parent()
+            .ok_or("datadir has no parent")?;
+        let dir = node_dir
+            .parent()
+            .ok_or("node dir has no parent")?
+            .to_path_buf();
+        let n: u16 = vars.node_name.trim_start_matches('n').parse()?;
+        let pid = std::fs::read_to_string(node_dir.join("pid"))
+            .map_err(|e| {
+                format!(
+                    "{}/pid: {e} (this test kills a node, so it needs a cluster started by .ci/galera.sh)",
+                    node_dir.display()
+                )
+            })?
+            .trim()
+            .to_string();
+        Ok(ScriptNode {
+            dir,
+            n,
+            port_base: u16::try_from(vars.port)? - n,
+            pid,
+            killed: false,
+        })
+    }
+
+    fn kill9(&mut self) {
+        let status = Command::new("kill")
+            .args(["-9", &self.pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -9 {}", self.pid);
+        self.killed = true;
+    }
+
+    /// Starts the node again and waits until it is Synced in a cluster of 3.
+    fn rejoin(&mut self) -> std::process::Output {
+        self.killed = false;
+        Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/galera.sh"))
+            .arg("rejoin")
+            .arg(&self.dir)
+            .arg(self.n.to_string())
+            .env("GALERA_PORT_BASE", self.port_base.to_string())
+            .stdout(Stdio::null())
+            .output()
+            .expect("run .ci/galera.sh rejoin")
+    }
+}
+
+impl Drop for ScriptNode {
+    fn drop(&mut self) {
+        if self.killed {
+            let _ = self.rejoin();
+        }
+    }
+}
+
+async fn cluster_size(url: &str) -> Result<i64, Box<dyn std::error::Error + Send + Sync>> {
+    let node = botdb::Database::connect(url).await?;
+    count(
+        &node,
+        "SELECT CAST(VARIABLE_VALUE AS SIGNED) AS n FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_CLUSTER_SIZE'",
+    )
+    .await
+}
+
+/// One node killed with SIGKILL in the middle of a slow migration, while botdb migrates
+/// through another node: the two left keep the primary component, so the run completes,
+/// each migration recorded once and the lock row freed, as both survivors see it; `status`
+/// and `migrate` there agree. The killed node, started again, catches up to the same state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(botdb_test_galera), ignore = "set TEST_GALERA_URLS to run it")]
+async fn a_node_killed_mid_run_leaves_the_run_complete() -> TestResult {
+    let _serial = SERIAL.lock().await;
+    let db = ClusterDb::create().await?;
+    let mut victim = ScriptNode::find(&node_urls()[2]).await?;
+    let dir = copy_migrations(botdb::Backend::Mysql, db.dir.path())?;
+    let dir_arg = dir.display().to_string();
+    add_migration(
+        &dir,
+        "2030-01-01-000000_slow",
+        "CREATE TABLE before_kill (id INT PRIMARY KEY);\n\
+         SELECT SLEEP(6);\n\
+         CREATE TABLE after_kill (id INT PRIMARY KEY);\n\
+         INSERT INTO after_kill VALUES (1);\n",
+        "DROP TABLE after_kill;\nDROP TABLE before_kill;\n",
+        None,
+    )?;
+    let migrating = spawn_botdb(db.node(0), &["--migrations-dir", &dir_arg, "migrate"]);
+    let node2 = db.db(1).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let running = count(
+            &node2,
+            "SELECT COUNT(*) AS n FROM __botdb_migrations WHERE version = '20300101000000' AND state = 'running'",
+        )
+        .await
+        .unwrap_or(0);
+        if running == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slow migration never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    victim.kill9();
+    let (code, out, err) = finish(migrating);
+    // The node was really gone for the rest of the run.
+    assert_eq!(cluster_size(db.node(0)).await?, 2);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("applied  2030-01-01-000000_slow"), "{out}");
+    assert!(!err.contains("error"), "{err}");
+
+    let mut all = VERSIONS.to_vec();
+    all.push("20300101000000");
+    for i in 0..2 {
+        let node = db.db(i).await;
+        assert_eq!(recorded_versions(&node).await?, all, "node {}", i + 1);
+        let states = count(
+            &node,
+            "SELECT COUNT(*) AS n FROM __botdb_migrations WHERE state = 'applied'",
+        )
+        .await?;
+        let total = count(&node, "SELECT COUNT(*) AS n FROM __botdb_migrations").await?;
+        assert_eq!((states, total), (7, 7), "node {}", i + 1);
+        let held = count(
+            &node,
+            "SELECT COUNT(*) AS n FROM __botdb_lock WHERE holder <> ''",
+        )
+        .await?;
+        assert_eq!(held, 0, "the lock row is free on node {}", i + 1);
+        let rows = count(&node, "SELECT COUNT(*) AS n FROM after_kill").await?;
+        let before = count(
+            &node,
+            "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'before_kill'",
+        )
+        .await?;
+        assert_eq!((rows, before), (1, 1), "node {}", i + 1);
+    }
+    let (code, out, err) = run(
+        db.node(1),
+        &["--migrations-dir", &dir_arg, "status", "--check"],
+    );
+    assert_eq!(code, Some(0), "status --check on node 2: {out}{err}");
+    let (code, out, err) = run(db.node(1), &["--migrations-dir", &dir_arg, "migrate"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(!out.contains("applied  "), "nothing left to apply: {out}");
+
+    // The killed node comes back through a state transfer and holds the same.
+    let rejoined = victim.rejoin();
+    assert!(
+        rejoined.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rejoined.stderr)
+    );
+    let node3 = db.db(2).await;
+    assert_eq!(recorded_versions(&node3).await?, all);
+    let applied = count(
+        &node3,
+        "SELECT COUNT(*) AS n FROM __botdb_migrations WHERE state = 'applied'",
+    )
+    .await?;
+    assert_eq!(applied, 7);
+    let (code, out, err) = run(
+        db.node(2),
+        &["--migrations-dir", &dir_arg, "status", "--check"],
+    );
+    assert_eq!(code, Some(0), "status --check on node 3: {out}{err}");
+    Ok(())
+}
