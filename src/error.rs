@@ -288,6 +288,9 @@ pub enum Environment {
     /// A transaction-mode pooler (PgBouncer) mixed up named prepared statements between
     /// clients: the URL goes through one without `?pgbouncer=true`.
     Pooler,
+    /// A Galera node cut off from its cluster's majority (non-Primary) refuses every
+    /// statement until it rejoins.
+    NoQuorum,
 }
 
 impl Environment {
@@ -325,6 +328,8 @@ impl Environment {
             Some(Environment::Io)
         } else if any(&["file is not a database", "database disk image is malformed"]) {
             Some(Environment::Corrupt)
+        } else if m.contains("wsrep has not yet prepared node for application use") {
+            Some(Environment::NoQuorum)
         } else if m.contains("prepared statement \"")
             && (m.contains("already exists") || m.contains("does not exist"))
         {
@@ -349,6 +354,9 @@ impl Environment {
             }
             Environment::Corrupt => {
                 "the file is not a SQLite database or is damaged: check the path in the URL, or restore the file from a backup"
+            }
+            Environment::NoQuorum => {
+                "this Galera node has lost its cluster's majority (non-Primary) and refuses every statement: once a majority of the nodes is back, run `botdb status` against a Synced node and settle any migration it shows running or dirty"
             }
             Environment::Pooler => {
                 "the URL goes through a transaction-mode pooler such as PgBouncer: add ?pgbouncer=true to it (see \"Behind a pooler, and on replicas\" in the README)"
@@ -573,6 +581,7 @@ mod tests {
             ("The table 'big' is full", Some(DiskFull)),
             ("disk I/O error", Some(Io)),
             ("file is not a database", Some(Corrupt)),
+            ("WSREP has not yet prepared node for application use", Some(NoQuorum)),
             ("near \"SELEKT\": syntax error", None),
             ("no such table: full", None),
             ("UNIQUE constraint failed: users.telegram_id", None),
