@@ -16,6 +16,7 @@ mod literals;
 mod local;
 mod migrations;
 mod models;
+mod mutants_gaps;
 mod no_transaction;
 mod print_sql;
 mod python_bot;

@@ -1,0 +1,134 @@
+//! Tests for the gaps cargo-mutants found (see Testing in README.md): each one fails on a
+//! planted bug the rest of the suite let through.
+
+use std::time::{Duration, Instant};
+
+use botdb::{Backend, Error, MigrationLock};
+
+use crate::per_backend;
+use crate::support::{bot_tables, botdb, TestDb, TestResult, VERSIONS};
+
+/// How long `other` waits for the migration lock `timeout`, which must time out.
+async fn timed_out_after(
+    other: &botdb::Database,
+    timeout: Duration,
+) -> Result<Duration, Box<dyn std::error::Error + Send + Sync>> {
+    let start = Instant::now();
+    match other.lock(timeout).await {
+        Err(Error::LockTimeout { .. }) => Ok(start.elapsed()),
+        Err(e) => Err(format!("waiting {timeout:?} for the lock failed otherwise: {e}").into()),
+        Ok(_) => Err(format!("got the lock with {timeout:?} while it was held").into()),
+    }
+}
+
+/// A lock timeout waits what it is given, not a second more (MySQL's whole-second
+/// `GET_LOCK` wait is rounded up only when there is a fraction), and once the holder
+/// releases the lock it is free at once for another session.
+async fn lock_waits_its_timeout_and_is_free_after_release(t: TestDb) -> TestResult {
+    let db = t.connect().await;
+    let other = t.connect().await;
+    let held = db.lock(Duration::from_secs(30)).await?;
+
+    let took = timed_out_after(&other, Duration::from_secs(1)).await?;
+    assert!(
+        took >= Duration::from_millis(950) && took < Duration::from_millis(1800),
+        "a 1 s lock timeout took {took:?}"
+    );
+    // A fraction of a second still waits (MySQL: rounded up to one whole second).
+    let took = timed_out_after(&other, Duration::from_millis(400)).await?;
+    assert!(
+        took >= Duration::from_millis(380) && took < Duration::from_millis(1800),
+        "a 0.4 s lock timeout took {took:?}"
+    );
+    assert!(MigrationLock::is_held(other.pool(), other.url()).await?);
+
+    held.release().await?;
+    // Released, not merely dropped: no other session sees it held, even right away.
+    assert!(
+        !MigrationLock::is_held(other.pool(), other.url()).await?,
+        "the lock is still held after release() returned"
+    );
+    let start = Instant::now();
+    let again = other.lock(Duration::from_secs(5)).await?;
+    assert!(
+        start.elapsed() < Duration::from_millis(500),
+        "the released lock took {:?} to take",
+        start.elapsed()
+    );
+    again.release().await?;
+
+    // Taking and waiting for the lock writes nothing.
+    assert!(bot_tables(&db.introspect().await?).is_empty());
+    assert_eq!(db.status().await?.applied().count(), 0);
+    Ok(())
+}
+
+per_backend!(lock_waits_its_timeout_and_is_free_after_release);
+
+/// `status` opens a SQLite database read-only: on a WAL database whose last writer left
+/// committed changes in the `-wal` file, it neither checkpoints them into the database
+/// file nor removes the `-wal` file (as the last read-write connection to close would).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_leaves_a_sqlite_wal_as_it_found_it() -> TestResult {
+    let t = TestDb::create(Backend::Sqlite)
+        .await
+        .ok_or("no SQLite test database")?;
+    let path = t.sqlite_path().ok_or("no SQLite path")?;
+    let out = botdb()
+        .args(["--database-url", &t.url, "migrate"])
+        .output()?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The shell leaves its committed row in the WAL: no checkpoint, not even on close.
+    let out = std::process::Command::new("sqlite3")
+        .arg(&path)
+        .arg(".dbconfig no_ckpt_on_close on")
+        .arg("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;")
+        .arg("INSERT INTO categories (id, category_name) VALUES (7, 'in the wal');")
+        .output()
+        .map_err(|e| format!("cannot run sqlite3: {e}"))?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut wal = path.clone().into_os_string();
+    wal.push("-wal");
+    let files = || -> Result<(Vec<u8>, Vec<u8>), std::io::Error> {
+        Ok((std::fs::read(&path)?, std::fs::read(&wal)?))
+    };
+    let before = files()?;
+    assert!(!before.1.is_empty(), "the WAL holds the row");
+
+    let out = botdb()
+        .args(["--database-url", &t.url, "status"])
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.matches("\napplied ").count(),
+        VERSIONS.len(),
+        "{stdout}"
+    );
+    assert!(
+        files().is_ok_and(|after| after == before),
+        "status changed {} or its -wal file",
+        path.display()
+    );
+
+    // Nothing was lost: the row is still there for the next reader.
+    let db = t.connect().await;
+    assert_eq!(
+        crate::support::count(&db, "SELECT COUNT(*) AS n FROM categories WHERE id = 7").await?,
+        1
+    );
+    Ok(())
+}
