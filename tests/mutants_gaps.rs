@@ -132,3 +132,17 @@ async fn status_leaves_a_sqlite_wal_as_it_found_it() -> TestResult {
     );
     Ok(())
 }
+
+/// Only passwords are scrubbed from a driver's message: the URL's other query values
+/// (`sslmode=disable`, `connect_timeout=10`) stay readable, and so does every `10` in it.
+#[test]
+fn scrub_removes_passwords_and_nothing_else() -> TestResult {
+    let url = botdb::DatabaseUrl::parse(
+        "postgres://bot:s3cret@db.example:5433/shop?sslmode=disable&connect_timeout=10&password=hunter2",
+    )?;
+    assert_eq!(
+        url.scrub("sslmode=disable connect_timeout=10 port 5433 s3cret hunter2"),
+        "sslmode=disable connect_timeout=10 port 5433 *** ***"
+    );
+    Ok(())
+}
