@@ -146,3 +146,40 @@ fn scrub_removes_passwords_and_nothing_else() -> TestResult {
     );
     Ok(())
 }
+
+/// A run whose COMMIT itself fails (a deferred foreign key checked only then): the error
+/// names the migration being committed and says the whole run, the migrations before it
+/// included, was rolled back; and it was.
+async fn a_refused_commit_rolls_back_the_whole_run(t: TestDb) -> TestResult {
+    let dir = crate::support::copy_migrations(t.backend, &t.scratch_dir())?;
+    crate::support::add_migration(
+        &dir,
+        "2030-01-01-000000_deferred",
+        "CREATE TABLE extra_p (id INTEGER PRIMARY KEY);\n\
+         CREATE TABLE extra_c (p INTEGER REFERENCES extra_p (id) DEFERRABLE INITIALLY DEFERRED);\n\
+         INSERT INTO extra_c (p) VALUES (1);\n",
+        "DROP TABLE extra_c;\nDROP TABLE extra_p;\n",
+        None,
+    )?;
+    let db = t.connect().await;
+    let (code, stdout, stderr) = crate::support::run_botdb(&t.url, &dir, &["migrate"]);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with("error: committing of migration 2030-01-01-000000_deferred failed: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "the whole run was rolled back, including the {} migrations before it, so the database is as it was before",
+            VERSIONS.len()
+        )),
+        "{stderr}"
+    );
+    assert!(bot_tables(&db.introspect().await?).is_empty());
+    assert!(!db.introspect().await?.tables.contains_key("extra_p"));
+    assert_eq!(db.status().await?.applied().count(), 0);
+    Ok(())
+}
+
+per_backend!(sqlite, postgres; a_refused_commit_rolls_back_the_whole_run);
