@@ -183,3 +183,50 @@ async fn a_refused_commit_rolls_back_the_whole_run(t: TestDb) -> TestResult {
 }
 
 per_backend!(sqlite, postgres; a_refused_commit_rolls_back_the_whole_run);
+
+/// A `run_in_transaction = false` migration that gives up waiting for a table another
+/// session holds: besides "check the schema by hand", the error says the cause is the
+/// lock (not the SQL), and nothing of it is recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(botdb_test_postgres), ignore = "set TEST_POSTGRES_URL to run it")]
+async fn a_no_transaction_migration_blocked_by_a_lock_says_so() -> TestResult {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let t = TestDb::create(Backend::Postgres)
+        .await
+        .ok_or("no PostgreSQL test database")?;
+    let dir = crate::support::copy_migrations(t.backend, &t.scratch_dir())?;
+    crate::support::add_migration(
+        &dir,
+        "2030-01-01-000000_outside",
+        "ALTER TABLE purchases ADD COLUMN extra INTEGER;\n",
+        "ALTER TABLE purchases DROP COLUMN extra;\n",
+        Some("run_in_transaction = false\n"),
+    )?;
+    let db = t.connect().await;
+    db.migrate().await?;
+    let mut holder = AsyncPgConnection::establish(&t.url).await?;
+    holder
+        .batch_execute("BEGIN; SELECT COUNT(*) FROM purchases;")
+        .await?;
+
+    let (code, stdout, stderr) =
+        crate::support::run_botdb(&t.url, &dir, &["--lock-timeout", "1", "migrate"]);
+    holder.batch_execute("COMMIT").await?;
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    for part in [
+        "error: applying of migration 2030-01-01-000000_outside failed: ",
+        "canceling statement due to lock timeout",
+        "it ran outside a transaction (run_in_transaction = false), so statements before the failing one may have taken effect: check the schema by hand; another session holds a lock on a table the migration needs: let it finish (or end it), then run again; --lock-timeout sets how long botdb waits",
+    ] {
+        assert!(stderr.contains(part), "{part:?} in {stderr}");
+    }
+    assert_eq!(
+        db.status().await?.applied().count(),
+        VERSIONS.len(),
+        "the blocked migration is not recorded"
+    );
+    let purchases = &db.introspect().await?.tables["purchases"];
+    assert!(!purchases.columns.iter().any(|c| c.name == "extra"));
+    Ok(())
+}
