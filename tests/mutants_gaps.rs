@@ -230,3 +230,53 @@ async fn a_no_transaction_migration_blocked_by_a_lock_says_so() -> TestResult {
     assert!(!purchases.columns.iter().any(|c| c.name == "extra"));
     Ok(())
 }
+
+/// A backup botdb cannot prune (its `-journal` companion is a folder) is reported, not
+/// skipped in silence; the run it followed stays applied and its own backup stays whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_that_cannot_be_pruned_is_reported() -> TestResult {
+    let t = TestDb::create(Backend::Sqlite)
+        .await
+        .ok_or("no SQLite test database")?;
+    let path = t.sqlite_path().ok_or("no SQLite path")?;
+    let dir = crate::support::copy_migrations(Backend::Sqlite, &t.scratch_dir())?;
+    let migrate = |to: &str| {
+        crate::support::run_botdb(
+            &t.url,
+            &dir,
+            &["migrate", "--to", to, "--keep-backups", "1"],
+        )
+    };
+    let (code, _, stderr) = migrate("2024-12-20-144707");
+    assert_eq!(code, Some(0), "{stderr}");
+    let name = path
+        .file_name()
+        .ok_or("name")?
+        .to_string_lossy()
+        .into_owned();
+    let broken = path.with_file_name(format!("{name}.20200101T000001.000000Z.bak"));
+    std::fs::write(&broken, "")?;
+    let journal = path.with_file_name(format!("{name}.20200101T000001.000000Z.bak-journal"));
+    std::fs::create_dir(&journal)?;
+
+    let (code, stdout, stderr) = migrate("2024-12-20-215903");
+    assert_ne!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("applied  2024-12-20-215903_add_column_pay_id"),
+        "{stdout}"
+    );
+    let line = stderr.lines().last().unwrap_or("");
+    assert_eq!(
+        line,
+        format!(
+            "error: cannot remove {}: Is a directory (os error 21); check the path and its permissions",
+            journal.display()
+        ),
+        "{stderr}"
+    );
+    assert!(journal.is_dir());
+    let db = t.connect().await;
+    assert_eq!(db.status().await?.applied().count(), 3);
+    assert!(!botdb::ops::backup::backups(&path)?.is_empty());
+    Ok(())
+}
