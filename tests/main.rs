@@ -18,6 +18,7 @@ mod literals;
 mod local;
 mod migrations;
 mod models;
+mod mutants_gaps;
 mod no_transaction;
 mod pgbouncer;
 mod print_sql;
