@@ -327,6 +327,7 @@ async fn status_tells_running_from_dirty(t: TestDb) -> TestResult {
 /// table and the session holding it, and leaves nothing applied; once the session ends,
 /// migrate goes through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(botdb_test_postgres), ignore = "set TEST_POSTGRES_URL to run it")]
 async fn postgres_busy_table_bounded_and_named() -> TestResult {
     let Some(t) = TestDb::create(Backend::Postgres).await else {
         return Ok(());
@@ -394,6 +395,7 @@ async fn postgres_busy_table_bounded_and_named() -> TestResult {
 /// MariaDB: the migration's own failure is recorded as the dirty reason, and every
 /// command that refuses the database quotes it in full.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(botdb_test_mysql), ignore = "set TEST_MYSQL_URL to run it")]
 async fn mysql_dirty_detail_is_the_sql_error() -> TestResult {
     let Some(t) = TestDb::create(Backend::Mysql).await else {
         return Ok(());
@@ -476,6 +478,7 @@ async fn has_payment_type(
 ///   not take effect behind botdb's back once the table is unlocked, and the migration is
 ///   recorded dirty with the reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(botdb_test_mysql), ignore = "set TEST_MYSQL_URL to run it")]
 async fn mysql_locked_table_bounded_and_interrupt_stops_the_statement() -> TestResult {
     let Some(t) = TestDb::create(Backend::Mysql).await else {
         return Ok(());
