@@ -15,7 +15,7 @@ set -euo pipefail
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR, or $0 rejoin DIR NODE" >&2; exit 2; }
 base=${GALERA_PORT_BASE:-3310}
 provider=/usr/lib/galera/libgalera_smm.so
 

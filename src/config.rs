@@ -131,11 +131,13 @@ impl DatabaseUrl {
             ));
         }
         let mut parsed = url::Url::parse(&normalised).map_err(|e| invalid(e.to_string()))?;
-        let pooled = take_pgbouncer_flag(&mut parsed).map_err(invalid)?;
+        let flag = take_pgbouncer_flag(&mut parsed).map_err(invalid)?;
+        let pooled = flag == Some(true);
         if pooled && backend != Backend::Postgres {
             return Err(invalid("pgbouncer=true is for PostgreSQL URLs only".into()));
         }
-        let normalised = if pooled {
+        // The drivers reject an option they do not know, whatever its value.
+        let normalised = if flag.is_some() {
             parsed.to_string()
         } else {
             normalised
@@ -277,7 +279,7 @@ impl DatabaseUrl {
 
 /// Removes `pgbouncer=…` from the query (the driver rejects options it does not know) and
 /// says whether it was on.
-fn take_pgbouncer_flag(parsed: &mut url::Url) -> Result<bool, String> {
+fn take_pgbouncer_flag(parsed: &mut url::Url) -> Result<Option<bool>, String> {
     let mut flag = None;
     let mut rest = Vec::new();
     for (key, value) in parsed.query_pairs() {
@@ -291,13 +293,12 @@ fn take_pgbouncer_flag(parsed: &mut url::Url) -> Result<bool, String> {
             rest.push((key.into_owned(), value.into_owned()));
         }
     }
-    let Some(flag) = flag else {
-        return Ok(false);
-    };
-    if rest.is_empty() {
-        parsed.set_query(None);
-    } else {
-        parsed.query_pairs_mut().clear().extend_pairs(rest);
+    if flag.is_some() {
+        if rest.is_empty() {
+            parsed.set_query(None);
+        } else {
+            parsed.query_pairs_mut().clear().extend_pairs(rest);
+        }
     }
     Ok(flag)
 }
@@ -501,9 +502,11 @@ pub fn resolve_direct(
             "{name} is for the server itself, past the pooler: remove ?pgbouncer=true from it"
         )));
     }
+    // Only the backend can be compared: a pooler may serve a database under another name
+    // (PgBouncer's [databases] aliases), so the names and hosts may rightly differ.
     if direct.backend() != url.backend() {
         return Err(invalid(format!(
-            "{name} names a {} database but the database URL {url} a {} one: both must name the same database",
+            "{name} names a {} database but the database URL {url} a {} one: the direct URL must reach the same database as the database URL, past the pooler",
             direct.backend().name(),
             url.backend().name()
         )));
@@ -603,6 +606,24 @@ fn percent_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pgbouncer_flag_never_reaches_the_driver() {
+        for (raw, pooled) in [
+            ("postgres://u@h/db?pgbouncer=true", true),
+            ("postgres://u@h/db?pgbouncer=false", false),
+            ("postgres://u@h/db?pgbouncer=0&sslmode=disable", false),
+        ] {
+            let url = DatabaseUrl::parse(raw).expect("valid URL");
+            assert_eq!(url.behind_pooler(), pooled, "{raw}");
+            assert!(!url.connection_string().contains("pgbouncer"), "{raw}");
+            assert_eq!(
+                url.remote_target().as_deref(),
+                Some("h"),
+                "{raw}: read by the driver"
+            );
+        }
+    }
 
     fn parsed(raw: &str) -> (Backend, String) {
         let url = DatabaseUrl::parse(raw).expect("valid URL");

@@ -2,7 +2,8 @@
 //! operations on it (apply, revert, redo, status, introspect). The features built on it
 //! (adopt, check, backups, seed, …) live in `ops/`, each adding its own `impl Database`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -46,6 +47,8 @@ pub struct Database {
     lock_lease: Duration,
     run_options: RunOptions,
     holds_lock: bool,
+    /// While a lock with a lease is held for this handle: set when the lease is lost.
+    lease_lost: Arc<Mutex<Option<Arc<AtomicBool>>>>,
 }
 
 /// The applied versions with when they ran, oldest first, and botdb's tracking rows.
@@ -70,6 +73,7 @@ impl Database {
             lock_lease: DEFAULT_LEASE,
             run_options: RunOptions::default(),
             holds_lock: false,
+            lease_lost: Arc::default(),
         })
     }
 
@@ -99,6 +103,19 @@ impl Database {
     pub fn assume_locked(mut self) -> Self {
         self.holds_lock = true;
         self
+    }
+
+    /// [`Database::assume_locked`], for the `lock` this caller holds: if it has a lease
+    /// (a Galera lock row) that is lost meanwhile, a run stops before its next migration.
+    pub fn assume_locked_by(self, lock: &MigrationLock) -> Self {
+        self.watch_lease(lock);
+        self.assume_locked()
+    }
+
+    fn watch_lease(&self, lock: &MigrationLock) {
+        if let Ok(mut watched) = self.lease_lost.lock() {
+            *watched = lock.lost_flag();
+        }
     }
 
     /// Uses migrations from `source` instead of the embedded ones.
@@ -172,7 +189,11 @@ impl Database {
             return work.await;
         }
         let lock = self.lock(self.lock_timeout).await?;
+        self.watch_lease(&lock);
         let result = work.await;
+        if let Ok(mut watched) = self.lease_lost.lock() {
+            *watched = None;
+        }
         let released = lock.release().await;
         let value = result?;
         released?;
@@ -195,11 +216,13 @@ impl Database {
         let plan = plan_up(catalog, &applied, to)?;
         self.refuse_outside_transaction(plan.iter().map(|&i| &catalog.migrations()[i]))?;
         let unrecorded = unrecorded(catalog, &applied, &tracked);
+        let lock_lost = self.lease_lost.lock().ok().and_then(|w| w.clone());
         let run = Run {
             catalog,
             plan: &plan,
             unrecorded: &unrecorded,
             options,
+            lock_lost: lock_lost.as_deref(),
         };
         let (backend, timeout) = (self.backend(), self.lock_timeout);
         let result = with_connection!(&self.pool, |conn| {
@@ -215,7 +238,16 @@ impl Database {
             }
             result
         });
-        let steps = self.naming_lock_holders(result).await?;
+        let steps = self
+            .naming_lock_holders(result)
+            .await
+            .map_err(|e| match e {
+                Error::LockLost { detail, .. } => Error::LockLost {
+                    url: self.url.redacted(),
+                    detail,
+                },
+                e => e,
+            })?;
         let current = applied
             .iter()
             .chain(steps.iter().map(|s| &s.migration.version))

@@ -197,7 +197,7 @@ pub enum Error {
 
     /// A run failed and its backup could not be put back.
     #[error(
-        "{error}; putting back the backup taken before the run ({backup}) failed too: {reason}; it is at {state}: check it, and restore the backup by hand (sqlite3 DATABASE \".restore '{backup}'\") if needed, with the bot stopped"
+        "{error}; putting back the backup taken before the run ({backup}) failed too: {reason}; the database is at {state}: check it, and restore the backup by hand (sqlite3 DATABASE \".restore '{backup}'\") if needed, with the bot stopped"
     )]
     RestoreFailed {
         /// What failed first.

@@ -182,7 +182,10 @@ async fn a_bad_migrations_dir_is_refused_up_front(t: TestDb) -> TestResult {
         (&unversioned, vec!["`foo_bar`".into(), "version".into()]),
         (
             &empty,
-            vec![format!("no migrations found in {}", empty.display())],
+            vec![format!(
+                "cannot read migrations from {}: the folder holds no migrations",
+                empty.display()
+            )],
         ),
     ];
     for (dir, wanted) in &cases {

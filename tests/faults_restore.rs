@@ -102,10 +102,11 @@ async fn prepared(t: &TestDb, wal: bool) -> Result<(PathBuf, PathBuf), Error> {
 }
 
 /// Another process commits 8 rows, one transaction each, as soon as botdb has committed
-/// the first new migration, i.e. while the slow one runs.
+/// the first new migration, i.e. while the slow one runs (it gives up after about a
+/// minute, so a botdb that never commits fails the test instead of hanging it).
 fn writer(path: &Path) -> Result<std::process::Child, Error> {
     let script = format!(
-        "until [ \"$(sqlite3 -cmd '.timeout 30000' '{db}' \"SELECT COUNT(*) FROM __diesel_schema_migrations WHERE version = '20300101000000'\")\" = 1 ]; do sleep 0.02; done; \
+        "i=0; until [ \"$(sqlite3 -cmd '.timeout 30000' '{db}' \"SELECT COUNT(*) FROM __diesel_schema_migrations WHERE version = '20300101000000'\")\" = 1 ]; do i=$((i + 1)); [ $i -le 3000 ] || exit 3; sleep 0.02; done; \
          for i in 1 2 3 4 5 6 7 8; do sqlite3 -bail -cmd '.timeout 30000' '{db}' \"INSERT INTO categories (category_name) VALUES ('writer $i')\" || exit 1; done",
         db = path.display()
     );

@@ -274,12 +274,13 @@ async fn library_migrate_from_several_processes() -> TestResult {
     assert_fully_migrated(&db).await
 }
 
-/// The child of [`library_migrate_from_several_processes`]; does nothing on its own.
+/// The child of [`library_migrate_from_several_processes`], which runs it by name: ignored
+/// on its own, so it never counts as a passing test.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by library_migrate_from_several_processes"]
 async fn library_migrate_child() -> TestResult {
-    let Ok(url) = std::env::var("BOTDB_GALERA_CHILD_URL") else {
-        return Ok(());
-    };
+    let url = std::env::var("BOTDB_GALERA_CHILD_URL")
+        .map_err(|_| "BOTDB_GALERA_CHILD_URL is not set: this test is a child process")?;
     let report = botdb::Database::connect(&url).await?.migrate().await?;
     println!("child applied {}", report.applied.len());
     Ok(())
@@ -724,5 +725,89 @@ async fn a_node_killed_mid_run_leaves_the_run_complete() -> TestResult {
         &["--migrations-dir", &dir_arg, "status", "--check"],
     );
     assert_eq!(code, Some(0), "status --check on node 3: {out}{err}");
+    Ok(())
+}
+
+/// A run whose lease is lost (here another session takes the lock row, as a botdb that
+/// found it expired would) stops before its next migration instead of migrating
+/// alongside the new holder, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(botdb_test_galera), ignore = "set TEST_GALERA_URLS to run it")]
+async fn a_run_that_loses_its_lease_stops_before_its_next_migration() -> TestResult {
+    let _serial = SERIAL.lock().await;
+    let db = ClusterDb::create().await?;
+    let dir = copy_migrations(botdb::Backend::Mysql, db.dir.path())?;
+    let dir_arg = dir.display().to_string();
+    add_migration(
+        &dir,
+        "2030-01-01-000000_slow",
+        "SELECT SLEEP(5);",
+        "SELECT 1;",
+        None,
+    )?;
+    add_migration(
+        &dir,
+        "2030-01-01-000001_after",
+        "CREATE TABLE after_lease (id INT PRIMARY KEY);",
+        "DROP TABLE after_lease;",
+        None,
+    )?;
+    let mut holder = spawn_botdb(
+        db.node(0),
+        &["--migrations-dir", &dir_arg, "--lock-lease", "3", "migrate"],
+    );
+    let node2 = db.db(1).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(
+        &node2,
+        "SELECT COUNT(*) AS n FROM __botdb_migrations WHERE version = '20300101000000' AND state = 'running'",
+    )
+    .await
+    .unwrap_or(0)
+        != 1
+    {
+        if Instant::now() >= deadline {
+            let _ = holder.kill();
+            let _ = holder.wait();
+            panic!("the slow migration never started");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Another holder takes the row over while the slow migration runs.
+    let taken = admin(
+        db.node(1),
+        "UPDATE __botdb_lock SET holder = 'intruder', pid = 1, expires_at = UTC_TIMESTAMP() + INTERVAL 1 HOUR",
+    )
+    .await;
+    if let Err(e) = taken {
+        let _ = holder.kill();
+        let _ = holder.wait();
+        return Err(e);
+    }
+    let output = holder.wait_with_output()?;
+    let (code, out, err) = (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    );
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(out.contains("applied  2030-01-01-000000_slow"), "{out}");
+    assert!(!out.contains("2030-01-01-000001_after"), "{out}");
+    assert!(
+        err.contains("was lost while this run held it (the run stopped before 2030-01-01-000001_after with 7 migrations applied)"),
+        "{err}"
+    );
+    let after = count(
+        &node2,
+        "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'after_lease'",
+    )
+    .await?;
+    assert_eq!(after, 0, "nothing ran after the lease was lost");
+    let recorded = count(
+        &node2,
+        "SELECT COUNT(*) AS n FROM __diesel_schema_migrations WHERE version = '20300101000001'",
+    )
+    .await?;
+    assert_eq!(recorded, 0);
     Ok(())
 }

@@ -259,21 +259,18 @@ async fn a_backup_that_cannot_be_pruned_is_reported() -> TestResult {
     let journal = path.with_file_name(format!("{name}.20200101T000001.000000Z.bak-journal"));
     std::fs::create_dir(&journal)?;
 
+    // The migration is committed, so the run succeeds and the failed pruning is a warning.
     let (code, stdout, stderr) = migrate("2024-12-20-215903");
-    assert_ne!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(
         stdout.contains("applied  2024-12-20-215903_add_column_pay_id"),
         "{stdout}"
     );
-    let line = stderr.lines().last().unwrap_or("");
-    assert_eq!(
-        line,
-        format!(
-            "error: cannot remove {}: Is a directory (os error 21); check the path and its permissions",
-            journal.display()
-        ),
-        "{stderr}"
+    let warning = format!(
+        "the run succeeded, but tidying its backups failed: cannot remove {}: Is a directory (os error 21); check the path and its permissions",
+        journal.display()
     );
+    assert!(stderr.contains(&warning), "{stderr}");
     assert!(journal.is_dir());
     let db = t.connect().await;
     assert_eq!(db.status().await?.applied().count(), 3);

@@ -43,8 +43,11 @@ pub struct GlobalArgs {
     pub wait: Option<u64>,
 
     /// Seconds migrate, revert, redo, stamp, adopt and resolve wait for another botdb's
-    /// migration lock on the same database before giving up (0: do not wait).
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 60)]
+    /// migration lock on the same database before giving up (0: do not wait), and that a
+    /// migration waits for a table or row lock another session holds (at least 1 ms on
+    /// PostgreSQL and 1 s on MySQL).
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(0..=2_147_483))]
     pub lock_timeout: u64,
 
     /// On a Galera cluster, where botdb's migration lock is a row with a lease: seconds a
@@ -130,7 +133,7 @@ impl GlobalArgs {
             .with_lock_lease(Duration::from_secs(self.lock_lease));
         db.refuse_standby().await?;
         let lock = db.lock(Duration::from_secs(self.lock_timeout)).await?;
-        Ok((db.assume_locked(), lock))
+        Ok((db.assume_locked_by(&lock), lock))
     }
 
     /// Connects for a command that writes: a hot standby is refused at once.

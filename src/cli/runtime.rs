@@ -101,7 +101,8 @@ async fn stop(mut command: JoinHandle<Result<ExitCode, CliError>>) -> String {
                     stopped.join(", "),
                     message(e)
                 ),
-                _ => format!("{ROLLED_BACK}; the command had finished when it was stopped"),
+                Ok(Ok(_)) => "the command had already finished, and what it did is committed".to_string(),
+                Err(e) => format!("{ROLLED_BACK}; botdb failed unexpectedly while stopping ({e}); please report it with the command you ran"),
             };
         }
     }

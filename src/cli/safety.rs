@@ -86,10 +86,15 @@ async fn after_backup(
             let changed = report.adopted.is_some()
                 || !report.applied.is_empty()
                 || !report.reverted.is_empty();
-            if changed {
-                backup.keep(keep)?;
+            // The run is committed: a backup that cannot be pruned or removed is worth a
+            // warning, not an error that would read as a failed migration.
+            let housekeeping = if changed {
+                backup.keep(keep)
             } else {
-                backup.discard()?;
+                backup.discard()
+            };
+            if let Err(e) = housekeeping {
+                tracing::warn!("the run succeeded, but tidying its backups failed: {e}");
             }
             return Ok(report);
         }

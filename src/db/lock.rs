@@ -122,6 +122,15 @@ fn sqlite_lock_path(url: &DatabaseUrl) -> Result<std::path::PathBuf> {
 }
 
 impl MigrationLock {
+    /// For a lock with a lease (a Galera lock row): the flag set once the lease is lost,
+    /// which a run checks before each migration. Other locks cannot be lost while held.
+    pub fn lost_flag(&self) -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+        match &self.held {
+            Held::Lease(row) => Some(row.lost_flag()),
+            _ => None,
+        }
+    }
+
     /// Whether some session holds the migration lock on the database `url` names right
     /// now, without taking it (SQLite: a shared lock tried and dropped at once; a missing
     /// lock file is not created). For `status`, to tell a migration another process is

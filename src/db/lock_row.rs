@@ -175,6 +175,14 @@ pub struct LeaseRow {
     renewer: Option<tokio::task::JoinHandle<AsyncMysqlConnection>>,
 }
 
+impl LeaseRow {
+    /// Set once the lease is lost (taken over, or not renewed in time): a run checks it
+    /// before each migration and stops.
+    pub fn lost_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.lost)
+    }
+}
+
 impl Drop for LeaseRow {
     fn drop(&mut self) {
         // Not released (an error or interrupt on the way): the lease runs out by itself.
@@ -365,6 +373,12 @@ impl LeaseRow {
                             tracing::error!("the migration lock's lease on {url} ran out: renewing it failed for {:.0} s ({e})", last.elapsed().as_secs_f64());
                             AtomicBool::store(&lost, true, Ordering::SeqCst);
                         }
+                    }
+                    // A lost lease is not renewed again: the run stops at its next step
+                    // (see `lost_flag`), and release reports it.
+                    if AtomicBool::load(&lost, Ordering::SeqCst) {
+                        let _ = (&mut stopped).await;
+                        return conn;
                     }
                 }
             })

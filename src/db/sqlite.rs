@@ -192,8 +192,11 @@ impl RawSqlite {
                 ffi::SQLITE_FCNTL_FILE_POINTER,
                 (&mut file as *mut *mut ffi::sqlite3_file).cast(),
             );
-            if rc != ffi::SQLITE_OK || file.is_null() || (*file).pMethods.is_null() {
+            if rc != ffi::SQLITE_OK {
                 return Err(self.message(rc));
+            }
+            if file.is_null() || (*file).pMethods.is_null() {
+                return Err("SQLite gave no open file for the database".into());
             }
             let Some(read) = (*(*file).pMethods).xRead else {
                 return Err("the SQLite file has no read method".into());

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use diesel::sql_types::{BigInt, Text};
 use diesel::QueryableByName;
-use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::backend::Backend;
 use crate::config::DatabaseUrl;
@@ -200,7 +200,7 @@ pub async fn stop_running(how: Stop) -> Vec<std::result::Result<String, String>>
     for (url, id) in running {
         let what = format!("{url}: connection {id}");
         let killed = async {
-            let mut conn = AsyncMysqlConnection::establish(url.connection_string())
+            let mut conn = crate::db::mysql::establish(url.connection_string())
                 .await
                 .map_err(|e| e.to_string())?;
             let sql = match how {

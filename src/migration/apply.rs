@@ -10,6 +10,7 @@
 //!   starts and `applied` after; one that fails is marked `dirty`, and botdb refuses to
 //!   touch the database until `botdb resolve`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use diesel::backend::Backend as DieselBackend;
@@ -36,6 +37,26 @@ pub struct Run<'a> {
     pub unrecorded: &'a [&'a MigrationText],
     /// How the run is split into transactions.
     pub options: RunOptions,
+    /// Set when the migration lock's lease was lost (a lock row another botdb took over):
+    /// the run stops before its next migration rather than migrate alongside the new holder.
+    pub lock_lost: Option<&'a AtomicBool>,
+}
+
+impl Run<'_> {
+    /// Fails if the lock's lease was lost, naming where the run stopped.
+    fn still_locked(&self, next: &MigrationText, done: usize) -> Result<()> {
+        match self.lock_lost {
+            Some(lost) if lost.load(Ordering::SeqCst) => Err(Error::LockLost {
+                url: String::new(),
+                detail: format!(
+                    "the run stopped before {} with {} applied",
+                    next.id.name,
+                    plural(done, "migration")
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Applies the planned migrations, in order, recording each in botdb's table too.
@@ -63,11 +84,15 @@ where
         let transactional = group.iter().all(|&i| migrations[i].run_in_transaction);
         if !backend.transactional_ddl() || !transactional {
             for &i in &group {
+                run.still_locked(&migrations[i], steps.len())?;
                 let step = apply_alone(conn, catalog, &migrations[i])?;
                 on_step(&step);
                 steps.push(step);
             }
             continue;
+        }
+        if let Some(&first) = group.first() {
+            run.still_locked(&migrations[first], steps.len())?;
         }
         let mut done = Vec::new();
         let result = conn.transaction::<_, Failed, _>(|c| {

@@ -285,10 +285,7 @@ fn load_dir(dir: &Path) -> Result<Vec<MigrationText>> {
         migrations.push(migration);
     }
     if migrations.is_empty() {
-        return Err(dir_error(format!(
-            "no migrations found in {}",
-            dir.display()
-        )));
+        return Err(dir_error("the folder holds no migrations".to_string()));
     }
     if let Some((first, second)) = duplicate(&mut migrations) {
         return Err(dir_error(format!(

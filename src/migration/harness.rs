@@ -179,7 +179,11 @@ pub fn with_bounded_waits<C: Connection, T>(
     let result = work(conn);
     let restored = conn.batch_execute(reset);
     let value = result?;
-    restored.map_err(|e| Error::query(Doing::BoundLockWaits, e))?;
+    // The work is done (and committed): failing to restore a session setting only
+    // matters to the connection, so it is not reported as the command's failure.
+    if let Err(e) = restored {
+        tracing::warn!("restoring the session's lock wait timeout failed: {e}");
+    }
     Ok(value)
 }
 

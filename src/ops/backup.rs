@@ -365,10 +365,15 @@ impl Database {
     async fn others_wrote(&self, backup: &Backup) -> Result<(Option<&'static str>, Option<u32>)> {
         let restore_error = |e: String| Error::query(Doing::Restore, e);
         with_connection!(self.pool(), |conn| {
-            conn.batch_execute("BEGIN; SELECT COUNT(*) FROM sqlite_master;")
+            conn.batch_execute("BEGIN")
                 .await
                 .map_err(|e| restore_error(e.to_string()))?;
+            // Whatever fails from here on, the COMMIT below still ends the transaction, so
+            // the pool's one connection never goes back holding a read lock.
             let read = async {
+                // The first read takes the shared lock the rest is read under.
+                conn.batch_execute("SELECT COUNT(*) FROM sqlite_master")
+                    .await?;
                 let marker = diesel::sql_query("PRAGMA temp.user_version")
                     .get_result::<UserVersion>(&mut conn)
                     .await?
