@@ -515,3 +515,86 @@ async fn interrupted_verify_drops_its_scratch(t: TestDb) -> TestResult {
 }
 
 crate::per_backend!(postgres, mysql; interrupted_verify_drops_its_scratch);
+
+/// kill -9 while botdb copies a large database into its backup: the half-written copy is
+/// a `.bak.partial` that never counts as a backup; the database is untouched; the next
+/// migrate removes the leftover and keeps one good backup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_during_the_backup_leaves_no_backup_that_counts() -> TestResult {
+    let t = TestDb::create(Backend::Sqlite).await.ok_or("sqlite")?;
+    let path = t.sqlite_path().ok_or("no SQLite path")?;
+    let dir = copy_migrations(Backend::Sqlite, &t.scratch_dir())?;
+    add_migration(
+        &dir,
+        COMMITTED,
+        "CREATE TABLE later (id INTEGER);",
+        "DROP TABLE later;",
+        None,
+    )?;
+    let (code, _, stderr) = run_botdb(&t.url, &dir, &["migrate", "--to", VERSIONS[5]]);
+    assert_eq!(code, Some(0), "{stderr}");
+    // About 300 MB, so the copy takes long enough to be killed in the middle.
+    sqlite3(
+        &path,
+        "CREATE TABLE big (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) INSERT INTO big SELECT randomblob(1000000) FROM n;",
+    )?;
+    let digest_before = botdb::checksum::digest(&std::fs::read(&path)?);
+    let partial = || -> Result<Vec<PathBuf>, Error> {
+        let parent = path.parent().ok_or("no folder")?;
+        Ok(std::fs::read_dir(parent)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(".bak.partial"))
+            .collect())
+    };
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("botdb"))
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .args(["--database-url", &t.url, "--migrations-dir"])
+        .arg(&dir)
+        .arg("migrate")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let seen = loop {
+        if !partial()?.is_empty() {
+            break true;
+        }
+        if child.try_wait()?.is_some() || Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.kill()?; // SIGKILL
+    child.wait()?;
+    assert!(
+        seen,
+        "botdb finished before its backup copy could be killed"
+    );
+
+    assert_eq!(
+        partial()?.len(),
+        1,
+        "the half-written copy is a .bak.partial"
+    );
+    assert!(
+        botdb::ops::backup::backups(&path)?.is_empty(),
+        "a half-written copy never counts as a backup"
+    );
+    assert_eq!(
+        botdb::checksum::digest(&std::fs::read(&path)?),
+        digest_before,
+        "the database is untouched"
+    );
+
+    let (code, stdout, stderr) = run_botdb(&t.url, &dir, &["migrate", "--keep-backups", "1"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("applied  {COMMITTED}")),
+        "{stdout}"
+    );
+    assert!(partial()?.is_empty(), "the leftover is removed");
+    assert_eq!(botdb::ops::backup::backups(&path)?.len(), 1);
+    assert_eq!(sqlite3(&path, "SELECT COUNT(*) FROM big")?, "300");
+    Ok(())
+}
