@@ -7,8 +7,8 @@ use botdb::{Backend, Database};
 use crate::per_backend;
 use crate::python_bot::shape;
 use crate::support::{
-    bot_tables, botdb, check_content, count, execute, insert_batch, row_counts, tracked_as_applied,
-    tracked_rows, TestDb, TestResult, VERSIONS,
+    bot_tables, botdb, check_content, count, execute, insert_batch, outcome, row_counts,
+    tracked_as_applied, tracked_rows, TestDb, TestResult, VERSIONS,
 };
 
 /// The bot's Alembic revisions, oldest first, with how many botdb steps each one equals.
@@ -321,11 +321,7 @@ async fn alembic_version_can_be_dropped_after_migrate_adopted() -> TestResult {
             .args(["--database-url", &t.url, "adopt"])
             .args(args)
             .output()?;
-        Ok((
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ))
+        Ok(outcome(&out))
     };
     let before = (
         crate::support::recorded_versions(&db).await?,

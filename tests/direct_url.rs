@@ -8,7 +8,7 @@ use std::path::Path;
 use botdb::Backend;
 
 use crate::support::{
-    add_migration, botdb, copy_migrations, count, pooled_url, recorded_versions, TestDb,
+    add_migration, botdb, copy_migrations, count, outcome, pooled_url, recorded_versions, TestDb,
     TestResult, VERSIONS,
 };
 
@@ -32,12 +32,7 @@ fn run(
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run botdb");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    outcome(&cmd.output().expect("run botdb"))
 }
 
 async fn with_index_migration(

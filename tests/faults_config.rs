@@ -25,12 +25,7 @@ const SEEDED: [i64; 4] = [3, 4, 3, 2];
 
 /// Exit code, stdout, stderr.
 fn output(cmd: &mut assert_cmd::Command) -> (Option<i32>, String, String) {
-    let out = cmd.output().expect("run botdb");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    crate::support::outcome(&cmd.output().expect("run botdb"))
 }
 
 /// `botdb --database-url URL ARGS…`, from a folder without a `.env`.

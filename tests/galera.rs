@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, SimpleAsyncConnection};
 
 use crate::support::{
-    add_migration, copy_migrations, count, recorded_versions, TestResult, VERSIONS,
+    add_migration, copy_migrations, count, outcome, recorded_versions, TestResult, VERSIONS,
 };
 
 #[cfg(all(botdb_ci, not(botdb_test_galera)))]
@@ -137,16 +137,30 @@ fn spawn_botdb(url: &str, args: &[&str]) -> std::process::Child {
 }
 
 fn finish(child: std::process::Child) -> (Option<i32>, String, String) {
-    let out = child.wait_with_output().expect("wait for botdb");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    outcome(&child.wait_with_output().expect("wait for botdb"))
 }
 
 fn run(url: &str, args: &[&str]) -> (Option<i32>, String, String) {
     finish(spawn_botdb(url, args))
+}
+
+/// Waits up to 30 s until `node` shows the test's slow migration (20300101000000) as
+/// `running`; false if it never does.
+async fn slow_migration_running(node: &botdb::Database) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let running = count(
+            node,
+            "SELECT COUNT(*) AS n FROM __botdb_migrations WHERE version = '20300101000000' AND state = 'running'",
+        )
+        .await
+        .unwrap_or(0);
+        if running == 1 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// What every node holds once the full set is applied: each version recorded once in
@@ -309,22 +323,10 @@ async fn killed_holder_is_taken_over_after_its_lease() -> TestResult {
         &["--migrations-dir", &dir_arg, "--lock-lease", "3", "migrate"],
     );
     let node2 = db.db(1).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let running = count(
-            &node2,
-            "SELECT COUNT(*) AS n FROM __botdb_migrations WHERE version = '20300101000000' AND state = 'running'",
-        )
-        .await
-        .unwrap_or(0);
-        if running == 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the slow migration never started"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    if !slow_migration_running(&node2).await {
+        let _ = holder.kill();
+        let _ = holder.wait();
+        panic!("the slow migration never started");
     }
     let holder_pid = holder.id();
     let killed = holder.kill(); // SIGKILL
@@ -645,22 +647,9 @@ async fn a_node_killed_mid_run_leaves_the_run_complete() -> TestResult {
     )?;
     let migrating = spawn_botdb(db.node(0), &["--migrations-dir", &dir_arg, "migrate"]);
     let node2 = db.db(1).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let running = count(
-            &node2,
-            "SELECT COUNT(*) AS n FROM __botdb_migrations WHERE version = '20300101000000' AND state = 'running'",
-        )
-        .await
-        .unwrap_or(0);
-        if running == 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the slow migration never started"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    if !slow_migration_running(&node2).await {
+        let _ = finish(migrating);
+        panic!("the slow migration never started");
     }
     victim.kill9();
     let (code, out, err) = finish(migrating);
@@ -757,21 +746,10 @@ async fn a_run_that_loses_its_lease_stops_before_its_next_migration() -> TestRes
         &["--migrations-dir", &dir_arg, "--lock-lease", "3", "migrate"],
     );
     let node2 = db.db(1).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while count(
-        &node2,
-        "SELECT COUNT(*) AS n FROM __botdb_migrations WHERE version = '20300101000000' AND state = 'running'",
-    )
-    .await
-    .unwrap_or(0)
-        != 1
-    {
-        if Instant::now() >= deadline {
-            let _ = holder.kill();
-            let _ = holder.wait();
-            panic!("the slow migration never started");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    if !slow_migration_running(&node2).await {
+        let _ = holder.kill();
+        let _ = holder.wait();
+        panic!("the slow migration never started");
     }
     // Another holder takes the row over while the slow migration runs.
     let taken = admin(
@@ -784,12 +762,7 @@ async fn a_run_that_loses_its_lease_stops_before_its_next_migration() -> TestRes
         let _ = holder.wait();
         return Err(e);
     }
-    let output = holder.wait_with_output()?;
-    let (code, out, err) = (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    );
+    let (code, out, err) = outcome(&holder.wait_with_output()?);
     assert_eq!(code, Some(2), "{out}{err}");
     assert!(out.contains("applied  2030-01-01-000000_slow"), "{out}");
     assert!(!out.contains("2030-01-01-000001_after"), "{out}");

@@ -7,25 +7,13 @@ use std::time::Duration;
 
 use botdb::{Backend, Database, PoolOptions};
 
-use crate::support::{botdb, pooled_url, recorded_versions, TestDb, TestResult, VERSIONS};
+use crate::support::run_url as run;
+use crate::support::{pooled_url, recorded_versions, TestDb, TestResult, VERSIONS};
 
 async fn postgres() -> TestDb {
     TestDb::create(Backend::Postgres)
         .await
         .expect("test database")
-}
-
-fn run(url: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = botdb()
-        .args(["--database-url", url])
-        .args(args)
-        .output()
-        .expect("run botdb");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn ok(url: &str, args: &[&str]) -> String {

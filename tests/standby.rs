@@ -3,7 +3,9 @@
 
 use botdb::Backend;
 
-use crate::support::{botdb, recorded_versions, standby_url, TestDb, TestResult, VERSIONS};
+use crate::support::{
+    botdb, recorded_versions, run_url, standby_url, TestDb, TestResult, VERSIONS,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(botdb_test_standby), ignore = "set TEST_STANDBY_URL to run it")]
@@ -18,18 +20,7 @@ async fn a_standby_reads_and_refuses_writes() -> TestResult {
         .code();
     assert_eq!(code, Some(0));
     let standby = standby_url(&db).await;
-    let run = |args: &[&str]| {
-        let out = botdb()
-            .args(["--database-url", &standby])
-            .args(args)
-            .output()
-            .expect("run botdb");
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let run = |args: &[&str]| run_url(&standby, args);
     let (code, out, err) = run(&["status"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("4 applied, 2 pending"), "{out}");

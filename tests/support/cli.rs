@@ -12,21 +12,27 @@ pub fn botdb() -> Command {
     cmd
 }
 
-/// `botdb --database-url URL --migrations-dir DIR ARGS…`: exit code, stdout, stderr.
-pub fn run_botdb(url: &str, dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = botdb()
-        .args([
-            "--database-url",
-            url,
-            "--migrations-dir",
-            &dir.display().to_string(),
-        ])
-        .args(args)
-        .output()
-        .expect("run botdb");
+/// A finished process's exit code, stdout and stderr.
+pub fn outcome(out: &std::process::Output) -> (Option<i32>, String, String) {
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `botdb --database-url URL ARGS…`: exit code, stdout, stderr.
+pub fn run_url(url: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = botdb()
+        .args(["--database-url", url])
+        .args(args)
+        .output()
+        .expect("run botdb");
+    outcome(&out)
+}
+
+/// `botdb --database-url URL --migrations-dir DIR ARGS…`: exit code, stdout, stderr.
+pub fn run_botdb(url: &str, dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let dir = dir.display().to_string();
+    run_url(url, &[&["--migrations-dir", &dir][..], args].concat())
 }

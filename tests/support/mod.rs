@@ -12,7 +12,7 @@ mod files;
 mod sql;
 mod topology;
 
-pub use cli::{botdb, run_botdb};
+pub use cli::{botdb, outcome, run_botdb, run_url};
 pub use data::{check_content, insert_batch};
 pub use db::{required_server_url, server_url, with_database, TestDb};
 pub use files::{add_migration, apply_with_client, copy_migrations};
