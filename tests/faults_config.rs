@@ -467,11 +467,19 @@ async fn no_password_in_any_output(t: TestDb) -> TestResult {
     step(&["check"]);
     step(&["seed"]);
     assert_eq!(row_counts(&db).await?, SEEDED);
+    step(&["redo", "--yes"]);
+    assert_eq!(recorded_versions(&db).await?, VERSIONS);
     step(&["print-sql", "--revert"]);
     step(&["revert", "--yes"]);
     assert_eq!(recorded_versions(&db).await?, VERSIONS[..5]);
     step(&["print-sql"]);
     step(&["stamp", "--head"]);
+    assert_eq!(recorded_versions(&db).await?, VERSIONS);
+    step(&["verify"]);
+    step(&["setup"]);
+    drop(db);
+    step(&["reset", "--yes"]);
+    let db = t.connect().await;
     assert_eq!(recorded_versions(&db).await?, VERSIONS);
     Ok(())
 }
