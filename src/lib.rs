@@ -43,6 +43,7 @@
 //! - [`introspect`]: the live schema, one file per backend, and comparing schemas.
 //! - [`Database`] ([`database`]): a pool plus its migrations, and the core operations.
 //! - [`ops`]: the features built on it (adopt, check, backups, seed, print-sql, …).
+//! - [`model`]: the declared schema, the one source of truth: [`model::bot`] is the bot's.
 //! - [`backend`]: every fact about each backend; [`config`]: URLs and `.env`.
 #![warn(missing_docs)]
 
@@ -54,6 +55,7 @@ pub mod db;
 pub mod error;
 pub mod introspect;
 pub mod migration;
+pub mod model;
 pub mod models;
 pub mod ops;
 #[allow(missing_docs)] // table! generates one item per column

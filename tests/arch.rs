@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
         "config",
         "sql",
         "schema",
+        "model",
         "models",
         "migration::embedded",
         "migration::catalog",
