@@ -25,7 +25,7 @@ use crate::migration::bookkeeping::{
     create_sql, tables, TrackState, Tracked, BOOKKEEPING_TABLE, BOTDB_TABLE,
 };
 use crate::migration::catalog::{Catalog, MigrationId, Source};
-use crate::migration::harness::{blocking, lock_timed_out, with_bounded_waits};
+use crate::migration::harness::{lock_timed_out, on_blocking_thread, with_bounded_waits};
 use crate::migration::plan::{plan_down, plan_up, RevertTarget, RunOptions};
 use crate::migration::report::{Report, Step};
 use crate::migration::revert::revert;
@@ -215,22 +215,27 @@ impl Database {
         preflight(&tracked, Some(catalog), &applied, options)?;
         let plan = plan_up(catalog, &applied, to)?;
         self.refuse_outside_transaction(plan.iter().map(|&i| &catalog.migrations()[i]))?;
-        let unrecorded = unrecorded(catalog, &applied, &tracked);
+        let shared = self.shared_catalog()?;
         let lock_lost = self.lease_lost.lock().ok().and_then(|w| w.clone());
-        let run = Run {
-            catalog,
-            plan: &plan,
-            unrecorded: &unrecorded,
-            options,
-            lock_lost: lock_lost.as_deref(),
-        };
         let (backend, timeout) = (self.backend(), self.lock_timeout);
         let result = with_connection!(&self.pool, |conn| {
             let _running = Running::register(&mut *conn, &self.url).await?;
-            let mut wrapped = AsyncConnectionWrapper::<_>::from(conn);
-            let result = blocking(|| {
-                with_bounded_waits(&mut wrapped, backend, timeout, |c| apply(c, &run, on_step))
-            });
+            let (catalog, applied, plan) = (Arc::clone(&shared), applied.clone(), plan.clone());
+            let (wrapped, result) = on_blocking_thread(
+                AsyncConnectionWrapper::<_>::from(conn),
+                on_step,
+                move |c, on_step| {
+                    let run = Run {
+                        catalog: &catalog,
+                        plan: &plan,
+                        unrecorded: &unrecorded(&catalog, &applied, &tracked),
+                        options,
+                        lock_lost: lock_lost.as_deref(),
+                    };
+                    with_bounded_waits(c, backend, timeout, |c| apply(c, &run, on_step))
+                },
+            )
+            .await?;
             // Back to the pool, or (behind a pooler) to commit what the run left committed.
             #[allow(unused_assignments)]
             {
@@ -298,16 +303,27 @@ impl Database {
         let catalog = self.catalog()?;
         let plan = plan_down(catalog, &applied, target)?;
         self.refuse_outside_transaction(plan.iter().filter_map(|v| catalog.find(v).ok()))?;
-        let unrecorded = unrecorded(catalog, &applied, &tracked);
+        let shared = self.shared_catalog()?;
         let (backend, timeout) = (self.backend(), self.lock_timeout);
         let result = with_connection!(&self.pool, |conn| {
             let _running = Running::register(&mut *conn, &self.url).await?;
-            let mut wrapped = AsyncConnectionWrapper::<_>::from(conn);
-            let result = blocking(|| {
-                with_bounded_waits(&mut wrapped, backend, timeout, |c| {
-                    revert(c, catalog, &plan, &unrecorded, on_step)
-                })
-            });
+            let (catalog, applied, tracked, plan) = (
+                Arc::clone(&shared),
+                applied.clone(),
+                tracked.clone(),
+                plan.clone(),
+            );
+            let (wrapped, result) = on_blocking_thread(
+                AsyncConnectionWrapper::<_>::from(conn),
+                on_step,
+                move |c, on_step| {
+                    let unrecorded = unrecorded(&catalog, &applied, &tracked);
+                    with_bounded_waits(c, backend, timeout, |c| {
+                        revert(c, &catalog, &plan, &unrecorded, on_step)
+                    })
+                },
+            )
+            .await?;
             #[allow(unused_assignments)]
             {
                 conn = wrapped.into_inner();
