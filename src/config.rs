@@ -1,12 +1,16 @@
 //! Where the database is: URL resolution, backend detection and password redaction.
 //!
-//! The URL comes from, in order: an explicit value (`--database-url`), `DATABASE_URL`,
-//! the Python bot's own `DB_URL`, and finally the embedded default, a SQLite file at
-//! [`DEFAULT_SQLITE_PATH`]. Each variable may also come from a `.env` file
-//! ([`load_dotenv`]); the real environment wins over `.env`.
+//! Each setting comes from, in order of precedence: a flag (`--database-url`), the
+//! environment (`DATABASE_URL`, then the Python bot's own `DB_URL`), a `.env` file
+//! ([`load_dotenv`]; the real environment wins over it), the environment of `botdb.toml`
+//! selected with `--env` / `BOTDB_ENV` ([`Profile`]), and finally the default, a SQLite
+//! file at [`DEFAULT_SQLITE_PATH`]. A variable that is set but empty is an error, never
+//! the default. A relative SQLite path is relative to the file that names it (`.env`,
+//! `botdb.toml`), else to the current folder, and is always shown absolute.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::backend::Backend;
 use crate::error::Error;
@@ -17,15 +21,32 @@ pub const DEFAULT_SQLITE_PATH: &str = "data/botdb.sqlite3";
 /// The environment variables botdb reads a URL from, in order of precedence.
 pub const URL_VARIABLES: [&str; 2] = ["DATABASE_URL", "DB_URL"];
 
-/// Where a resolved URL came from; shown in logs so operators know which setting won.
+/// Where a resolved URL came from; shown in logs and errors so operators know which
+/// setting won.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UrlSource {
     /// Given explicitly (the `--database-url` flag or the library caller).
     Explicit,
-    /// Read from this environment variable (possibly loaded from `.env`).
+    /// Read from this environment variable.
     Env(&'static str),
+    /// Read from this variable in this `.env` file.
+    DotEnv(&'static str, PathBuf),
+    /// The `url` of this environment in this `botdb.toml`.
+    Toml(String, PathBuf),
     /// Nothing was configured: the embedded SQLite default.
     Default,
+}
+
+impl fmt::Display for UrlSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlSource::Explicit => f.write_str("--database-url"),
+            UrlSource::Env(var) => f.write_str(var),
+            UrlSource::DotEnv(var, file) => write!(f, "{var} in {}", file.display()),
+            UrlSource::Toml(env, file) => write!(f, "[env.{env}] in {}", file.display()),
+            UrlSource::Default => f.write_str("the default"),
+        }
+    }
 }
 
 /// A parsed database URL: which backend, how to reach it, and how to show it safely.
@@ -64,7 +85,21 @@ impl DatabaseUrl {
     ///   `sqlite+aiosqlite:///relative/path` and `sqlite+aiosqlite:////absolute/path`.
     /// - PostgreSQL: `postgres://`, `postgresql://`, `postgresql+asyncpg://` (any `+driver`).
     /// - MySQL/MariaDB: `mysql://`, `mariadb://`, `mysql+aiomysql://` (any `+driver`).
+    ///
+    /// A relative SQLite path is taken relative to the current folder; the URL keeps (and
+    /// shows) the absolute path. `:memory:` is refused: every pooled connection would get
+    /// its own empty database, gone when the connection closes.
     pub fn parse(raw: &str) -> Result<Self, Error> {
+        Self::parse_in(raw, None)
+    }
+
+    /// [`DatabaseUrl::parse`], with a relative SQLite path taken relative to `base` (the
+    /// folder of the file that named it) instead of the current folder.
+    pub fn parse_relative_to(raw: &str, base: &Path) -> Result<Self, Error> {
+        Self::parse_in(raw, Some(base))
+    }
+
+    fn parse_in(raw: &str, folder: Option<&Path>) -> Result<Self, Error> {
         let raw = raw.trim();
         if raw.is_empty() {
             return Err(Error::InvalidUrl {
@@ -73,7 +108,7 @@ impl DatabaseUrl {
             });
         }
         let Some((scheme, rest)) = split_scheme(raw) else {
-            return Ok(Self::sqlite(raw));
+            return Self::sqlite_in(raw, raw, folder);
         };
         let (base, driver) = match scheme.split_once('+') {
             Some((base, driver)) => (base.to_ascii_lowercase(), Some(driver)),
@@ -89,7 +124,7 @@ impl DatabaseUrl {
                         reason: "it names no file (e.g. sqlite://data/botdb.sqlite3)".into(),
                     });
                 }
-                Ok(Self::sqlite(&path))
+                Self::sqlite_in(raw, &path, folder)
             }
             Some((backend, scheme)) => Self::server(backend, scheme, raw, rest),
             None => Err(Error::UnknownScheme {
@@ -99,10 +134,29 @@ impl DatabaseUrl {
         }
     }
 
+    fn sqlite_in(raw: &str, path: &str, base: Option<&Path>) -> Result<Self, Error> {
+        if path == ":memory:" || path.starts_with("file::memory:") {
+            return Err(Error::InvalidUrl {
+                url: raw.to_string(),
+                reason: "botdb does not use in-memory SQLite databases: each pooled connection would open its own empty one, and migrations would vanish with it; use a file (a temporary one for tests, e.g. sqlite:///tmp/test.sqlite3)".into(),
+            });
+        }
+        Ok(match base {
+            Some(base) if Path::new(path).is_relative() => {
+                Self::sqlite(&base.join(path).to_string_lossy())
+            }
+            _ => Self::sqlite(path),
+        })
+    }
+
+    /// A SQLite URL for `path`, made absolute (against the current folder).
     fn sqlite(path: &str) -> Self {
+        let target = std::path::absolute(path)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| path.to_string());
         Self {
             backend: Backend::Sqlite,
-            target: path.to_string(),
+            target,
             secrets: Vec::new(),
             pooled: false,
         }
@@ -342,6 +396,10 @@ fn is_local_host(host: &str) -> bool {
 /// The variables botdb reads that a `.env` may set.
 pub const DOTENV_VARIABLES: [&str; 4] = ["DATABASE_URL", "DB_URL", DIRECT_URL_VARIABLE, "RUST_LOG"];
 
+/// The `.env` file loaded, and the variables it set (those not already in the environment).
+static DOTENV_LOADED: std::sync::Mutex<Option<(PathBuf, Vec<String>)>> =
+    std::sync::Mutex::new(None);
+
 /// Loads `.env` from the current directory or a parent, without overriding variables
 /// that are already set. Returns the file that was loaded, if any.
 ///
@@ -356,12 +414,28 @@ pub fn load_dotenv() -> Result<Option<PathBuf>, Error> {
     let text = std::fs::read_to_string(&path).map_err(|e| Error::DotEnv {
         message: format!("{}: {e}", path.display()),
     })?;
+    let mut set = Vec::new();
     for (key, value) in parse_dotenv(&text)? {
         if std::env::var_os(&key).is_none() {
-            std::env::set_var(key, value);
+            std::env::set_var(&key, value);
+            set.push(key);
+        }
+    }
+    if let Ok(mut loaded) = DOTENV_LOADED.lock() {
+        match loaded.as_mut() {
+            // Loaded again (a second `from_env`): what it set the first time still counts.
+            Some((file, keys)) if *file == path => keys.extend(set),
+            _ => *loaded = Some((path.clone(), set)),
         }
     }
     Ok(Some(path))
+}
+
+/// The `.env` file that set `var`, if [`load_dotenv`] did.
+fn dotenv_file_of(var: &str) -> Option<PathBuf> {
+    let loaded = DOTENV_LOADED.lock().ok()?;
+    let (file, keys) = loaded.as_ref()?;
+    keys.iter().any(|k| k == var).then(|| file.clone())
 }
 
 /// `.env` in the current directory or the nearest parent that has one, as dotenvy finds it.
@@ -455,19 +529,288 @@ fn dotenv_error(e: dotenvy::Error) -> Error {
     Error::DotEnv { message }
 }
 
-/// Picks the URL: the explicit value, else `DATABASE_URL`, else `DB_URL`, else the default.
+/// Picks the URL: the explicit value, else `DATABASE_URL`, else `DB_URL` (either from
+/// the environment or from `.env`), else the default. See [`resolve_with`].
 pub fn resolve(explicit: Option<&str>) -> Result<(DatabaseUrl, UrlSource), Error> {
-    if let Some(url) = explicit.filter(|u| !u.trim().is_empty()) {
+    resolve_with(explicit, None)
+}
+
+/// Picks the URL in order of precedence: the explicit value (`--database-url`),
+/// `DATABASE_URL`, `DB_URL` (each from the environment, else from `.env`), the `url` of
+/// `profile` (an environment of `botdb.toml`), else the default SQLite file.
+///
+/// The first of them that is set decides: set but empty is an error naming where it was
+/// set, never a fall back to the default. A relative SQLite path from `.env` or
+/// `botdb.toml` is relative to that file's folder.
+pub fn resolve_with(
+    explicit: Option<&str>,
+    profile: Option<&Profile>,
+) -> Result<(DatabaseUrl, UrlSource), Error> {
+    if let Some(url) = explicit {
+        refuse_empty(url, &UrlSource::Explicit)?;
         return Ok((DatabaseUrl::parse(url)?, UrlSource::Explicit));
     }
     for var in URL_VARIABLES {
-        if let Ok(value) = std::env::var(var) {
-            if !value.trim().is_empty() {
-                return Ok((DatabaseUrl::parse(&value)?, UrlSource::Env(var)));
+        let Some(value) = std::env::var_os(var) else {
+            continue;
+        };
+        let value = value.into_string().map_err(|_| {
+            Error::Config(format!(
+                "{var} is not valid UTF-8: set it to a database URL"
+            ))
+        })?;
+        let (source, base) = match dotenv_file_of(var) {
+            Some(file) => {
+                let base = file.parent().map(Path::to_path_buf);
+                (UrlSource::DotEnv(var, file), base)
             }
+            None => (UrlSource::Env(var), None),
+        };
+        refuse_empty(&value, &source)?;
+        let url = match &base {
+            Some(base) => DatabaseUrl::parse_relative_to(&value, base)?,
+            None => DatabaseUrl::parse(&value)?,
+        };
+        return Ok((url, source));
+    }
+    if let Some(profile) = profile {
+        if let Some(raw) = &profile.url {
+            let source = UrlSource::Toml(profile.name.clone(), profile.file.clone());
+            refuse_empty(raw, &source)?;
+            return Ok((
+                DatabaseUrl::parse_relative_to(raw, profile.folder())?,
+                source,
+            ));
         }
     }
     Ok((DatabaseUrl::sqlite(DEFAULT_SQLITE_PATH), UrlSource::Default))
+}
+
+/// The error for a URL that was set empty at `source`.
+fn refuse_empty(raw: &str, source: &UrlSource) -> Result<(), Error> {
+    if !raw.trim().is_empty() {
+        return Ok(());
+    }
+    let fix = match source {
+        UrlSource::Explicit => "give a URL, or leave the flag out".to_string(),
+        UrlSource::Env(var) => {
+            format!("set {var} to a database URL, or unset it (`unset {var}`)")
+        }
+        UrlSource::DotEnv(var, _) => format!(
+            "set {var} to a database URL there (a `${{VAR}}` in it expands to nothing when VAR is unset), or remove the line"
+        ),
+        UrlSource::Toml(..) => "set url to a database URL there, or remove the key".into(),
+        UrlSource::Default => String::new(),
+    };
+    Err(Error::Config(format!(
+        "the database URL from {source} is empty, so botdb would not know which database to use (it does not fall back to {DEFAULT_SQLITE_PATH}): {fix}"
+    )))
+}
+
+/// botdb's optional configuration file, looked for in the current folder and its parents.
+pub const CONFIG_FILE: &str = "botdb.toml";
+
+/// The variable that selects an environment of `botdb.toml`, as `--env` does.
+pub const ENV_VARIABLE: &str = "BOTDB_ENV";
+
+/// One environment of `botdb.toml` (`[env.NAME]`): settings that rank below the flags,
+/// the environment and `.env`, and above the defaults.
+///
+/// ```toml
+/// [env.dev]
+/// url = "sqlite://data/dev.sqlite3"    # relative to botdb.toml's folder
+///
+/// [env.prod]
+/// url = "postgres://bot:secret@db.internal/shop"
+/// lock_timeout = "30s"                  # seconds: 30, "30s", "500ms", "2m", "1h"
+/// wait = 60
+/// pool_size = 8
+/// ```
+///
+/// The keys are `url`, `migrations_dir`, `pool_size`, `connect_timeout`, `wait`,
+/// `lock_timeout` and `lock_lease`; any other key is an error.
+// No Debug: `url` may hold a password.
+#[derive(Clone, Default)]
+pub struct Profile {
+    /// The environment's name (`prod` for `[env.prod]`).
+    pub name: String,
+    /// The `botdb.toml` it was read from.
+    pub file: PathBuf,
+    /// The database URL, as written (a relative SQLite path is relative to [`Profile::folder`]).
+    pub url: Option<String>,
+    /// The migrations folder, made absolute against [`Profile::folder`].
+    pub migrations_dir: Option<PathBuf>,
+    /// Most connections in the pool.
+    pub pool_size: Option<u32>,
+    /// How long to wait for a connection.
+    pub connect_timeout: Option<Duration>,
+    /// How long to wait for the database to accept connections (`--wait`).
+    pub wait: Option<Duration>,
+    /// How long to wait for the migration lock and for table and row locks.
+    pub lock_timeout: Option<Duration>,
+    /// A Galera lock row's lease.
+    pub lock_lease: Option<Duration>,
+}
+
+impl Profile {
+    /// The folder of the `botdb.toml` it came from.
+    pub fn folder(&self) -> &Path {
+        self.file.parent().unwrap_or(Path::new("."))
+    }
+
+    /// Reads environment `name` from the `botdb.toml` in the current folder or its nearest
+    /// parent that has one.
+    pub fn load(name: &str) -> Result<Self, Error> {
+        let cwd = std::env::current_dir().map_err(|e| {
+            Error::Config(format!(
+                "cannot read the current directory to look for {CONFIG_FILE}: {e}"
+            ))
+        })?;
+        let Some(file) = cwd
+            .ancestors()
+            .map(|dir| dir.join(CONFIG_FILE))
+            .find(|candidate| candidate.is_file())
+        else {
+            return Err(Error::Config(format!(
+                "environment `{name}` was asked for (--env or {ENV_VARIABLE}), but there is no {CONFIG_FILE} in {} or any folder above it: create one with an [env.{name}] table, or leave --env out",
+                cwd.display()
+            )));
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            Error::Config(format!(
+                "cannot read {}: {e}; check the file and its permissions",
+                file.display()
+            ))
+        })?;
+        let profile = Self::parse(name, &text, &file)?;
+        tracing::info!("environment {name} from {}", file.display());
+        Ok(profile)
+    }
+
+    /// Environment `name` of `text`, the contents of the `botdb.toml` at `file`.
+    pub fn parse(name: &str, text: &str, file: &Path) -> Result<Self, Error> {
+        let bad = |what: String| Error::Config(format!("{}: {what}", file.display()));
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            // The parser's own message quotes the line, which may hold a password.
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            bad(format!(
+                "{}{}: fix the file",
+                line.map(|l| format!("line {l}: ")).unwrap_or_default(),
+                redact_words(e.message().trim())
+            ))
+        })?;
+        let envs = match table.remove("env") {
+            Some(toml::Value::Table(envs)) => envs,
+            Some(_) => {
+                return Err(bad(
+                    "`env` must be a table of environments, e.g. [env.prod]".into(),
+                ))
+            }
+            None => toml::Table::new(),
+        };
+        if let Some(key) = table.keys().next() {
+            return Err(bad(format!(
+                "unknown key `{key}`: botdb.toml holds only [env.NAME] tables"
+            )));
+        }
+        let known = || {
+            envs.keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(value) = envs.get(name) else {
+            return Err(bad(format!(
+                "there is no environment `{name}` (it has: {}): pick one of those with --env, or add [env.{name}]",
+                if envs.is_empty() { "none".to_string() } else { known() }
+            )));
+        };
+        let toml::Value::Table(env) = value else {
+            return Err(bad(format!("`env.{name}` must be a table ([env.{name}])")));
+        };
+        let mut profile = Profile {
+            name: name.to_string(),
+            file: file.to_path_buf(),
+            ..Profile::default()
+        };
+        for (key, value) in env {
+            let at = |what: &str| bad(format!("{key} in [env.{name}] {what}"));
+            match key.as_str() {
+                "url" => {
+                    profile.url = Some(value.as_str().ok_or_else(|| at("must be a string"))?.to_string())
+                }
+                "migrations_dir" => {
+                    let dir = value.as_str().ok_or_else(|| at("must be a string"))?;
+                    profile.migrations_dir = Some(profile.folder().join(dir));
+                }
+                "pool_size" => {
+                    let n = value
+                        .as_integer()
+                        .filter(|n| (1..=1000).contains(n))
+                        .ok_or_else(|| at("must be a whole number from 1 to 1000"))?;
+                    profile.pool_size = u32::try_from(n).ok();
+                }
+                "connect_timeout" => profile.connect_timeout = Some(seconds(value, 1, 3600).map_err(|e| at(&e))?),
+                "wait" => profile.wait = Some(seconds(value, 1, 86_400).map_err(|e| at(&e))?),
+                "lock_timeout" => profile.lock_timeout = Some(seconds(value, 0, 2_147_483).map_err(|e| at(&e))?),
+                "lock_lease" => profile.lock_lease = Some(seconds(value, 1, 3600).map_err(|e| at(&e))?),
+                _ => {
+                    return Err(bad(format!(
+                        "unknown key `{key}` in [env.{name}]: the keys are url, migrations_dir, pool_size, connect_timeout, wait, lock_timeout and lock_lease"
+                    )))
+                }
+            }
+        }
+        Ok(profile)
+    }
+}
+
+/// A duration from `botdb.toml`: whole seconds (`30`), or a number with a unit (`"30s"`,
+/// `"500ms"`, `"2m"`, `"1h"`), from `min` to `max` seconds.
+fn seconds(value: &toml::Value, min: u64, max: u64) -> Result<Duration, String> {
+    let wrong = || {
+        format!("must be a duration from {min} to {max} seconds: 30, \"30s\", \"500ms\", \"2m\" or \"1h\"")
+    };
+    let duration = match value {
+        toml::Value::Integer(n) => Duration::from_secs(u64::try_from(*n).map_err(|_| wrong())?),
+        toml::Value::String(text) => {
+            let text = text.trim();
+            let split = text
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(text.len());
+            let (number, unit) = text.split_at(split);
+            let n: u64 = number.parse().map_err(|_| wrong())?;
+            match unit.trim() {
+                "" | "s" => Duration::from_secs(n),
+                "ms" => Duration::from_millis(n),
+                "m" => Duration::from_secs(n.saturating_mul(60)),
+                "h" => Duration::from_secs(n.saturating_mul(3600)),
+                _ => return Err(wrong()),
+            }
+        }
+        _ => return Err(wrong()),
+    };
+    if duration < Duration::from_secs(min) || duration > Duration::from_secs(max) {
+        return Err(wrong());
+    }
+    Ok(duration)
+}
+
+/// A message with every word that looks like a URL redacted.
+fn redact_words(message: &str) -> String {
+    message
+        .split(' ')
+        .map(|word| {
+            if word.contains("://") {
+                redact_unparsed(word)
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The variable holding the server's own URL for commands that change the schema, when
@@ -632,7 +975,11 @@ mod tests {
 
     #[test]
     fn sqlite_forms() {
-        let rel = (Backend::Sqlite, "data/db.sqlite3".to_string());
+        let cwd = std::env::current_dir().expect("current dir");
+        let rel = (
+            Backend::Sqlite,
+            cwd.join("data/db.sqlite3").display().to_string(),
+        );
         assert_eq!(parsed("sqlite://data/db.sqlite3"), rel);
         assert_eq!(parsed("sqlite:data/db.sqlite3"), rel);
         assert_eq!(parsed("data/db.sqlite3"), rel);
@@ -646,6 +993,70 @@ mod tests {
             (Backend::Sqlite, "/var/lib/bot.db".to_string())
         );
         assert_eq!(parsed("/tmp/x.db"), (Backend::Sqlite, "/tmp/x.db".into()));
+        let from_env_file =
+            DatabaseUrl::parse_relative_to("sqlite://data/db.sqlite3", Path::new("/srv/bot"))
+                .expect("valid");
+        assert_eq!(
+            from_env_file.redacted(),
+            "sqlite:///srv/bot/data/db.sqlite3"
+        );
+        let absolute =
+            DatabaseUrl::parse_relative_to("sqlite:///var/x.db", Path::new("/srv")).expect("valid");
+        assert_eq!(absolute.redacted(), "sqlite:///var/x.db");
+        for memory in [
+            "sqlite://:memory:",
+            "sqlite::memory:",
+            ":memory:",
+            "sqlite+aiosqlite:///:memory:",
+        ] {
+            let err = DatabaseUrl::parse(memory).expect_err(memory).to_string();
+            assert!(err.contains("in-memory"), "{memory}: {err}");
+        }
+    }
+
+    #[test]
+    fn botdb_toml_environments() {
+        let file = Path::new("/srv/bot/botdb.toml");
+        let text = "[env.prod]\nurl = \"postgres://bot:pw@db/shop\"\nlock_timeout = \"30s\"\nwait = 60\npool_size = 8\nmigrations_dir = \"m\"\nconnect_timeout = \"2m\"\n\n[env.dev]\n";
+        let prod = Profile::parse("prod", text, file).expect("valid");
+        assert_eq!(prod.lock_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(prod.wait, Some(Duration::from_secs(60)));
+        assert_eq!(prod.pool_size, Some(8));
+        assert_eq!(prod.migrations_dir, Some(PathBuf::from("/srv/bot/m")));
+        let err = |name: &str, text: &str| {
+            Profile::parse(name, text, file)
+                .err()
+                .map(|e| e.to_string())
+        };
+        assert_eq!(prod.connect_timeout, Some(Duration::from_secs(120)));
+        for (text, expected) in [
+            (
+                "[env.prod]\npool_size = 0\n",
+                "pool_size in [env.prod] must be",
+            ),
+            (
+                "[env.prod]\nlock_timeout = \"soon\"\n",
+                "lock_timeout in [env.prod] must be",
+            ),
+            (
+                "[env.prod]\nconnect_timeout = \"500ms\"\n",
+                "connect_timeout in [env.prod] must be a duration from 1",
+            ),
+            (
+                "[env.prod]\nurl = 5\n",
+                "url in [env.prod] must be a string",
+            ),
+            ("url = \"x\"\n", "unknown key `url`"),
+            ("[env.dev]\n", "no environment `prod` (it has: dev)"),
+            (
+                "[env.prod]\nurl = \"postgres://bot:pw@db/shop\"\nurl = \"y\"\n",
+                "line 3",
+            ),
+        ] {
+            let shown = err("prod", text).expect(text);
+            assert!(shown.contains(expected), "{text}: {shown}");
+            assert!(!shown.contains(":pw@"), "{shown}");
+        }
     }
 
     #[test]

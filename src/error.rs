@@ -226,6 +226,11 @@ pub enum Error {
         state: String,
     },
 
+    /// The configuration cannot be used: an empty URL, a bad `botdb.toml`, an unknown
+    /// environment name. The message names the source and what to do.
+    #[error("{0}")]
+    Config(String),
+
     /// Migrations were run on a runtime where they cannot block.
     #[error("botdb runs migrations on a blocking section of a multi-threaded tokio runtime; this one is {0}: use #[tokio::main] or flavor = \"multi_thread\"")]
     Runtime(&'static str),

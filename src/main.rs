@@ -4,12 +4,10 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     // Before parsing, so `.env` can supply what the flags default to.
     let dotenv = botdb::config::load_dotenv();
-    let args = cli::Cli::parse();
+    let args = cli::args::parse();
     cli::runtime::init_logging(&args.global);
     let result = dotenv
         .map_err(cli::error::CliError::from)

@@ -5,6 +5,7 @@ mod support;
 mod adoption;
 mod arch;
 mod cli;
+mod config_env;
 mod crash;
 mod direct_url;
 mod errors;

@@ -31,9 +31,11 @@ pub fn init_logging(args: &GlobalArgs) {
         .init();
 }
 
-/// Runs the parsed command on a multi-threaded runtime (diesel's migration harness needs
-/// `block_in_place`, which a current-thread runtime does not allow).
-pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+/// Reads the botdb.toml environment --env names, then runs the parsed command on a
+/// multi-threaded runtime (SQLite backups copy with `block_in_place`, which a
+/// current-thread runtime does not allow; migrations run on the blocking thread pool).
+pub fn run(mut cli: Cli) -> Result<ExitCode, CliError> {
+    cli.global.load_profile()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
