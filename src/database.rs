@@ -60,6 +60,51 @@ impl Database {
         Self::connect_with(DatabaseUrl::parse(url)?, &PoolOptions::default()).await
     }
 
+    /// Connects to the database the `botdb` command would use, with the same errors.
+    ///
+    /// Loads `.env` from the current folder or the nearest parent (never overriding the
+    /// environment), then takes the URL from `DATABASE_URL`, else the Python bot's
+    /// `DB_URL`, else the `url` of the `botdb.toml` environment named by `BOTDB_ENV`, else
+    /// the default SQLite file `data/botdb.sqlite3`. A URL set but empty is an error, and a
+    /// relative SQLite path in `.env` or `botdb.toml` is relative to that file. The
+    /// environment of `botdb.toml` also supplies the pool size, timeouts, lock lease and
+    /// migrations folder it sets (see [`Profile`](crate::config::Profile)).
+    ///
+    /// ```no_run
+    /// # async fn f() -> botdb::Result<()> {
+    /// let db = botdb::Database::from_env().await?;
+    /// db.migrate().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn from_env() -> Result<Self> {
+        crate::config::load_dotenv()?;
+        let profile = match std::env::var(crate::config::ENV_VARIABLE) {
+            Ok(name) if !name.trim().is_empty() => Some(crate::config::Profile::load(name.trim())?),
+            _ => None,
+        };
+        let (url, source) = crate::config::resolve_with(None, profile.as_ref())?;
+        tracing::debug!(%url, "database from {source}");
+        let Some(profile) = profile else {
+            return Self::connect_with(url, &PoolOptions::default()).await;
+        };
+        let defaults = PoolOptions::default();
+        let options = PoolOptions {
+            max_size: profile.pool_size.unwrap_or(defaults.max_size),
+            connect_timeout: profile.connect_timeout.unwrap_or(defaults.connect_timeout),
+            read_only: false,
+            wait: profile.wait,
+        };
+        let mut db = Self::connect_with(url, &options)
+            .await?
+            .with_lock_timeout(profile.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT))
+            .with_lock_lease(profile.lock_lease.unwrap_or(DEFAULT_LEASE));
+        if let Some(dir) = profile.migrations_dir {
+            db = db.with_source(Source::Dir(dir));
+        }
+        Ok(db)
+    }
+
     /// Connects with explicit pool settings.
     pub async fn connect_with(url: DatabaseUrl, options: &PoolOptions) -> Result<Self> {
         tracing::debug!(url = %url, "connecting");

@@ -4,16 +4,20 @@
 //! its versioned migrations for SQLite, PostgreSQL and MySQL/MariaDB (embedded in the
 //! binary), and the engine that applies them over a bb8 pool of diesel-async connections.
 //!
-//! The bot migrates at start-up, then uses the pool with diesel-async and the models:
+//! The bot migrates at start-up, then uses the pool with diesel-async and the models.
+//! [`Database::from_env`] finds the database as the `botdb` command does (`.env`,
+//! `DATABASE_URL`, `DB_URL`, `botdb.toml`); [`Database::connect`] takes a URL. botdb
+//! re-exports the [`diesel`] and [`diesel_async`] it is built with, so the bot's queries
+//! use the same versions without pinning them:
 //!
 //! ```no_run
+//! use botdb::diesel::prelude::*;
+//! use botdb::diesel_async::RunQueryDsl;
 //! use botdb::models::{NewUser, User};
 //! use botdb::schema::users;
-//! use diesel::prelude::*;
-//! use diesel_async::RunQueryDsl;
 //!
-//! async fn start(url: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-//!     let db = botdb::Database::connect(url).await?;
+//! async fn start() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+//!     let db = botdb::Database::from_env().await?;
 //!     let report = db.migrate().await?;
 //!     println!("applied {} migrations", report.applied.len());
 //!     assert_eq!(db.status().await?.pending().count(), 0);
@@ -22,7 +26,7 @@
 //!     // a pooled connection of whichever backend it is.
 //!     let ann = botdb::with_connection!(db.pool(), |conn| {
 //!         let new = NewUser { telegram_id: 42, username: Some("ann"), first_name: None, last_name: None };
-//!         diesel::insert_into(users::table).values(&new).execute(&mut conn).await?;
+//!         botdb::diesel::insert_into(users::table).values(&new).execute(&mut conn).await?;
 //!         users::table
 //!             .filter(users::telegram_id.eq(42))
 //!             .select(User::as_select())
@@ -33,6 +37,13 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! Any tokio runtime will do, the current-thread one of `#[tokio::main(flavor =
+//! "current_thread")]` and `#[tokio::test]` included: diesel's synchronous migration
+//! harness runs on tokio's blocking thread pool with a connection taken out of the pool.
+//!
+//! SQLite databases are files: `sqlite://:memory:` is refused, since every pooled
+//! connection would get its own empty database. Tests use a temporary file.
 //!
 //! ## Where things live
 //!
@@ -61,6 +72,11 @@ pub mod ops;
 #[allow(missing_docs)] // table! generates one item per column
 pub mod schema;
 pub mod sql;
+
+/// The diesel botdb is built with, for queries on [`Database::pool`].
+pub use diesel;
+/// The diesel-async botdb is built with (`RunQueryDsl`, `AsyncConnection`, …).
+pub use diesel_async;
 
 pub use backend::Backend;
 pub use config::DatabaseUrl;

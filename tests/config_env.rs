@@ -290,3 +290,72 @@ fn every_global_flag_has_a_variable_under_global_options() {
     assert_eq!(code, Some(2));
     assert!(err.contains("--pool-size"), "{err}");
 }
+
+/// `Database::from_env()` in a child process (it reads the process's folder and
+/// environment): prints what it connected to, or its error.
+#[tokio::test]
+#[ignore = "run by from_env_resolves_as_the_cli_does"]
+async fn from_env_child() {
+    match botdb::Database::from_env().await {
+        Ok(db) => {
+            let report = db.migrate().await.expect("migrate");
+            println!("child ok {} applied {}", db.url(), report.applied.len());
+        }
+        Err(e) => println!("child error {e}"),
+    }
+}
+
+#[test]
+fn from_env_resolves_as_the_cli_does() {
+    let (dir, deeper) = project();
+    let child = |env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
+        cmd.args([
+            "--exact",
+            "config_env::from_env_child",
+            "--include-ignored",
+            "--nocapture",
+        ])
+        .current_dir(&deeper)
+        .env_remove("DATABASE_URL")
+        .env_remove("DB_URL")
+        .env_remove("BOTDB_ENV");
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let out = cmd.output().expect("run the child");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .find_map(|l| l.strip_prefix("child ").map(str::to_string))
+            .unwrap_or_else(|| panic!("the child did not run: {text}"))
+    };
+    std::fs::write(
+        dir.path().join(".env"),
+        "DATABASE_URL=sqlite://data/shop.sqlite3\n",
+    )
+    .expect("write .env");
+    let db = dir.path().join("data/shop.sqlite3");
+    assert_eq!(
+        child(&[]),
+        format!("ok sqlite://{} applied 6", db.display())
+    );
+    std::fs::write(dir.path().join(".env"), "DATABASE_URL=\n").expect("write .env");
+    let line = child(&[]);
+    assert!(
+        line.starts_with("error ") && line.contains("DATABASE_URL in") && line.contains("is empty"),
+        "{line}"
+    );
+    std::fs::remove_file(dir.path().join(".env")).expect("remove .env");
+    std::fs::write(
+        dir.path().join("botdb.toml"),
+        "[env.test]\nurl = \"sqlite://toml.sqlite3\"\npool_size = 2\n",
+    )
+    .expect("write botdb.toml");
+    assert_eq!(
+        child(&[("BOTDB_ENV", "test")]),
+        format!(
+            "ok sqlite://{} applied 6",
+            dir.path().join("toml.sqlite3").display()
+        )
+    );
+}

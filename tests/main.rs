@@ -15,6 +15,7 @@ mod faults_errors;
 mod faults_restore;
 mod faults_waits;
 mod galera;
+mod library;
 mod literals;
 mod local;
 mod migrations;

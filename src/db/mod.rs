@@ -83,18 +83,28 @@ impl Default for PoolOptions {
 }
 
 /// Runs `$body` with `$conn` bound to a pooled connection of whichever backend `$pool`
-/// (a [`Pool`]) is. The body is type-checked once per backend, so it is written once and
-/// stays generic; `?` inside it returns from the enclosing function, whose error type
-/// must convert from [`Error`](crate::Error).
+/// (a [`Pool`], e.g. [`Database::pool`](crate::Database::pool)) is: the bot's tool for
+/// its own queries.
+///
+/// The body is type-checked once per backend, so it is written once and stays generic
+/// over the connection type; it evaluates to the value of the whole macro. `?` inside it
+/// returns from the enclosing function, whose error type must convert from
+/// [`Error`](crate::Error) (a failed checkout) and from whatever the body's `?`s return
+/// (`diesel::result::Error` for queries). `$conn` is a pooled connection: pass it as
+/// `&mut conn` (or `&mut *conn`) to diesel-async's `RunQueryDsl` methods. Behind a
+/// transaction-mode pooler (`?pgbouncer=true`) the body runs in one transaction.
 ///
 /// ```no_run
-/// # async fn f(db: &botdb::Database) -> botdb::Result<()> {
-/// use diesel_async::SimpleAsyncConnection;
-/// botdb::with_connection!(db.pool(), |conn| {
-///     conn.batch_execute("SELECT 1").await.map_err(|e| botdb::Error::Refused(e.to_string()))?;
-/// });
-/// # Ok(())
-/// # }
+/// use botdb::diesel::prelude::*;
+/// use botdb::diesel_async::RunQueryDsl;
+/// use botdb::schema::users;
+///
+/// async fn count_users(db: &botdb::Database) -> Result<i64, Box<dyn std::error::Error + Send + Sync>> {
+///     let n = botdb::with_connection!(db.pool(), |conn| {
+///         users::table.count().get_result::<i64>(&mut conn).await?
+///     });
+///     Ok(n)
+/// }
 /// ```
 #[macro_export]
 macro_rules! with_connection {
