@@ -7,7 +7,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // Before parsing, so `.env` can supply what the flags default to.
     let dotenv = botdb::config::load_dotenv();
-    let args = cli::args::parse();
+    let args = cli::runtime::parse();
     cli::runtime::init_logging(&args.global);
     let result = dotenv
         .map_err(cli::error::CliError::from)

@@ -105,7 +105,10 @@ fn default_database_is_created_under_data() -> TestResult {
         .arg("status")
         .assert()
         .success()
-        .stdout(predicate::str::contains("sqlite://data/botdb.sqlite3"));
+        .stdout(predicate::str::contains(format!(
+            "sqlite://{}",
+            dir.path().join("data/botdb.sqlite3").display()
+        )));
     assert!(
         !dir.path().join("data").exists(),
         "status must not create the database"

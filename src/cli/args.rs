@@ -224,57 +224,6 @@ impl GlobalArgs {
     }
 }
 
-/// The commands that take the migration lock, and so use --lock-timeout and --lock-lease.
-const LOCKING: [&str; 6] = ["migrate", "revert", "redo", "stamp", "adopt", "resolve"];
-
-/// The commands that change the schema or its bookkeeping, and so connect through
-/// --direct-url.
-const CHANGING: [&str; 8] = [
-    "migrate", "revert", "redo", "stamp", "adopt", "resolve", "setup", "reset",
-];
-
-/// The command line's definition: the global options are accepted everywhere (before or
-/// after the subcommand), but each subcommand's help lists only those it uses.
-pub fn command() -> clap::Command {
-    use clap::CommandFactory;
-    let mut command = super::Cli::command();
-    let global = |id: &str| {
-        command
-            .get_arguments()
-            .find(|arg| arg.get_id() == id)
-            .map(|arg| arg.clone().hide(true))
-    };
-    let (lock_timeout, lock_lease, direct_url) = (
-        global("lock_timeout"),
-        global("lock_lease"),
-        global("direct_url"),
-    );
-    let names: Vec<String> = command
-        .get_subcommands()
-        .map(|sub| sub.get_name().to_string())
-        .collect();
-    for name in names {
-        let mut hidden = Vec::new();
-        if !LOCKING.contains(&name.as_str()) {
-            hidden.extend([lock_timeout.clone(), lock_lease.clone()]);
-        }
-        if !CHANGING.contains(&name.as_str()) {
-            hidden.push(direct_url.clone());
-        }
-        // A subcommand that has an argument already does not get the global one: this
-        // hidden copy still parses (and reaches GlobalArgs) but is not listed.
-        command = command.mut_subcommand(&name, |sub| sub.args(hidden.into_iter().flatten()));
-    }
-    command
-}
-
-/// Parses the command line (exiting with clap's message on an error).
-pub fn parse() -> super::Cli {
-    use clap::FromArgMatches;
-    let matches = command().get_matches();
-    super::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
-}
-
 /// SQLite backups around a command that changes the schema.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BackupArgs {
