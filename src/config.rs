@@ -394,7 +394,20 @@ fn is_local_host(host: &str) -> bool {
 }
 
 /// The variables botdb reads that a `.env` may set.
-pub const DOTENV_VARIABLES: [&str; 4] = ["DATABASE_URL", "DB_URL", DIRECT_URL_VARIABLE, "RUST_LOG"];
+pub const DOTENV_VARIABLES: [&str; 12] = [
+    "DATABASE_URL",
+    "DB_URL",
+    DIRECT_URL_VARIABLE,
+    "RUST_LOG",
+    ENV_VARIABLE,
+    "BOTDB_MIGRATIONS_DIR",
+    "BOTDB_POOL_SIZE",
+    "BOTDB_CONNECT_TIMEOUT",
+    "BOTDB_WAIT",
+    "BOTDB_LOCK_TIMEOUT",
+    "BOTDB_LOCK_LEASE",
+    "BOTDB_QUIET",
+];
 
 /// The `.env` file loaded, and the variables it set (those not already in the environment).
 static DOTENV_LOADED: std::sync::Mutex<Option<(PathBuf, Vec<String>)>> =
@@ -694,7 +707,8 @@ impl Profile {
             // The parser's own message quotes the line, which may hold a password.
             let line = e
                 .span()
-                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+                .and_then(|span| text.get(..span.start))
+                .map(|before| before.matches('\n').count() + 1);
             bad(format!(
                 "{}{}: fix the file",
                 line.map(|l| format!("line {l}: ")).unwrap_or_default(),
@@ -1049,7 +1063,7 @@ mod tests {
             ("url = \"x\"\n", "unknown key `url`"),
             ("[env.dev]\n", "no environment `prod` (it has: dev)"),
             (
-                "[env.prod]\nurl = \"postgres://bot:pw@db/shop\"\nurl = \"y\"\n",
+                "[env.prod]\nwait = 1\nurl = \"postgres://bot:pw@db/shop\n",
                 "line 3",
             ),
         ] {
@@ -1264,6 +1278,14 @@ mod tests {
         );
         assert!(
             !err.contains("first.db") && !err.contains("second.db"),
+            "{err}"
+        );
+        // BOTDB_ENV picks the database as much as DATABASE_URL does.
+        let err = parse_dotenv("BOTDB_ENV=dev\nBOTDB_ENV=prod\n")
+            .expect_err("a duplicate")
+            .to_string();
+        assert!(
+            err.contains("BOTDB_ENV is set twice, on lines 1 and 2"),
             "{err}"
         );
         // Keys botdb does not read may repeat, as they may for the bot.

@@ -231,8 +231,9 @@ pub enum Error {
     #[error("{0}")]
     Config(String),
 
-    /// Migrations were run on a runtime where they cannot block.
-    #[error("botdb runs migrations on a blocking section of a multi-threaded tokio runtime; this one is {0}: use #[tokio::main] or flavor = \"multi_thread\"")]
+    /// A SQLite backup was taken or restored on a runtime where it cannot block
+    /// (migrations themselves run on any runtime).
+    #[error("botdb copies SQLite backups on a blocking section of a multi-threaded tokio runtime; this one is {0}: use #[tokio::main] or flavor = \"multi_thread\"")]
     Runtime(&'static str),
 
     /// A destructive command was not confirmed.
