@@ -11,11 +11,12 @@ fn main() -> ExitCode {
     let dotenv = botdb::config::load_dotenv();
     let args = cli::Cli::parse();
     cli::runtime::init_logging(&args.global);
+    let format = args.global.format;
     let result = dotenv
         .map_err(cli::error::CliError::from)
         .and_then(|_| cli::runtime::run(args));
     match result {
         Ok(code) => code,
-        Err(e) => e.report(),
+        Err(e) => e.report(format),
     }
 }

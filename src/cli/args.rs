@@ -8,6 +8,7 @@ use botdb::{Database, DatabaseUrl, MigrationLock, PoolOptions, Source};
 use clap::Args;
 
 use super::error::CliError;
+use super::output::Format;
 
 /// Options every subcommand takes.
 #[derive(Args)]
@@ -62,6 +63,11 @@ pub struct GlobalArgs {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// Output for people (text) or programs (json: one document on stdout, errors as a
+    /// JSON object on stderr).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = Format::Text, env = "BOTDB_FORMAT")]
+    pub format: Format,
 }
 
 impl GlobalArgs {

@@ -6,7 +6,7 @@ use botdb::{Event, RunOptions};
 
 use super::args::{BackupArgs, GlobalArgs};
 use super::error::CliError;
-use super::output::{print_adoption, Progress};
+use super::output::Progress;
 use super::safety::settle;
 
 /// Apply pending migrations. A database the Python bot's Alembic managed is adopted
@@ -45,30 +45,24 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
             .ok()
             .map(|m| Some(m.id.version.clone())),
     };
-    let changes = match &to {
-        None => false,
+    let planned: Vec<String> = match &to {
+        None => Vec::new(),
         Some(to) => db
             .status()
             .await?
             .pending()
-            .any(|e| to.as_ref().is_none_or(|t| e.version <= *t)),
+            .filter(|e| to.as_ref().is_none_or(|t| e.version <= *t))
+            .filter_map(|e| e.name.clone())
+            .collect(),
     };
-    let backup = args.backups.take(&db, changes).await?;
-    let mut progress = Progress::start();
-    let mut adoption_error = None;
+    let backup = args.backups.take(&db, !planned.is_empty()).await?;
+    let mut progress = Progress::with_plan(global, planned);
     let result = db
         .migrate_with(args.to.as_deref(), &mut |event| match event {
-            Event::Adopted(adoption) => {
-                if let Err(e) = print_adoption(&mut std::io::stdout(), adoption) {
-                    adoption_error.get_or_insert(e);
-                }
-            }
+            Event::Adopted(adoption) => progress.adopted(adoption),
             Event::Step(step) => progress.step(step),
         })
         .await;
     let (db, report) = settle(db, lock, backup, result).await?;
-    if let Some(e) = adoption_error {
-        return Err(e);
-    }
     progress.finish(&db, &report, "migrate", report.applied.len())
 }
