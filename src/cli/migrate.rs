@@ -45,18 +45,16 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
             .ok()
             .map(|m| Some(m.id.version.clone())),
     };
-    let planned: Vec<String> = match &to {
-        None => Vec::new(),
+    let changes = match &to {
+        None => false,
         Some(to) => db
             .status()
             .await?
             .pending()
-            .filter(|e| to.as_ref().is_none_or(|t| e.version <= *t))
-            .filter_map(|e| e.name.clone())
-            .collect(),
+            .any(|e| to.as_ref().is_none_or(|t| e.version <= *t)),
     };
-    let backup = args.backups.take(&db, !planned.is_empty()).await?;
-    let mut progress = Progress::with_plan(global, planned);
+    let backup = args.backups.take(&db, changes).await?;
+    let mut progress = Progress::start(global);
     let result = db
         .migrate_with(args.to.as_deref(), &mut |event| match event {
             Event::Adopted(adoption) => progress.adopted(adoption),

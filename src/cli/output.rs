@@ -5,10 +5,11 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use botdb::migration::report::plural;
-use botdb::migration::{Adoption, MigrationId};
+use botdb::migration::report::Running;
+use botdb::migration::{Action, Adoption, MigrationId};
 use botdb::{Database, DatabaseUrl, Report, Step};
 use serde_json::{json, Value};
 
@@ -75,32 +76,19 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// For a command whose migrations run without per-step events (setup, reset).
+    /// Before a run: from now on a migration that runs past ~2 s is named on stderr
+    /// every ~2 s (not with --quiet).
     pub fn start(global: &GlobalArgs) -> Self {
         Self {
             out: io::stdout(),
             error: None,
             format: global.format,
             created: None,
-            heartbeat: None,
+            heartbeat: (!global.quiet).then(Heartbeat::start).flatten(),
         }
-    }
-
-    /// For a run of `planned` migrations (folder names, in the order they will run): each
-    /// step's end starts the clock of the next, so one that runs past ~2 s is reported
-    /// every ~2 s on stderr (not with --quiet).
-    pub fn with_plan(global: &GlobalArgs, planned: Vec<String>) -> Self {
-        let mut progress = Self::start(global);
-        if !global.quiet && !planned.is_empty() {
-            progress.heartbeat = Heartbeat::start(planned);
-        }
-        progress
     }
 
     pub fn step(&mut self, step: &Step) {
-        if let Some(heartbeat) = &self.heartbeat {
-            heartbeat.send(Beat::Finished);
-        }
         if self.error.is_none() && self.format == Format::Text {
             let line = format!(
                 "{:<8} {} ({})",
@@ -112,13 +100,8 @@ impl Progress {
         }
     }
 
-    /// An Alembic database was taken over before any migration ran: its stamped
-    /// migrations will not run.
+    /// An Alembic database was taken over before any migration ran.
     pub fn adopted(&mut self, adoption: &Adoption) {
-        if let Some(heartbeat) = &self.heartbeat {
-            let names = adoption.stamped.iter().map(|m| m.name.clone()).collect();
-            heartbeat.send(Beat::Skipped(names));
-        }
         if self.error.is_none() && self.format == Format::Text {
             if let Err(CliError::Output(e)) = print_adoption(&mut self.out, adoption) {
                 self.error = Some(e);
@@ -213,66 +196,61 @@ impl Drop for Progress {
     }
 }
 
-/// What the heartbeat thread hears from the run.
-enum Beat {
-    /// The running migration finished; the next planned one starts.
-    Finished,
-    /// These planned migrations will not run (an adoption recorded them).
-    Skipped(Vec<String>),
-}
-
 /// A thread that names the running migration on stderr every [`HEARTBEAT`] while it runs
 /// longer than that. A thread rather than a task: the migration blocks the runtime's
 /// worker while it runs.
 struct Heartbeat {
-    beats: mpsc::Sender<Beat>,
+    stop: mpsc::Sender<()>,
     thread: JoinHandle<()>,
 }
 
 impl Heartbeat {
-    fn start(planned: Vec<String>) -> Option<Self> {
-        let (beats, heard) = mpsc::channel();
+    fn start() -> Option<Self> {
+        let (stop, stopped) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("botdb-heartbeat".into())
-            .spawn(move || beat(planned, &heard))
+            .spawn(move || beat(&stopped))
             // Without the thread the run goes on; only the heartbeat is missing.
             .ok()?;
-        Some(Self { beats, thread })
-    }
-
-    fn send(&self, beat: Beat) {
-        let _ = self.beats.send(beat);
+        Some(Self { stop, thread })
     }
 
     fn stop(self) {
-        drop(self.beats);
+        let _ = self.stop.send(());
         let _ = self.thread.join();
     }
 }
 
-fn beat(mut planned: Vec<String>, heard: &mpsc::Receiver<Beat>) {
-    planned.reverse();
-    let mut since = Instant::now();
-    let mut next = since + HEARTBEAT;
-    loop {
-        match heard.recv_timeout(next.saturating_duration_since(Instant::now())) {
-            Ok(Beat::Finished) => {
-                planned.pop();
-                since = Instant::now();
-                next = since + HEARTBEAT;
-            }
-            Ok(Beat::Skipped(names)) => planned.retain(|p| !names.contains(p)),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if let Some(name) = planned.last() {
-                    let _ = writeln!(
-                        io::stderr(),
-                        "running  {name} ({} so far)",
-                        seconds(since.elapsed())
-                    );
-                }
-                next += HEARTBEAT;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+/// How often the heartbeat looks at what is running.
+const LOOK: Duration = Duration::from_millis(250);
+
+fn beat(stopped: &mpsc::Receiver<()>) {
+    // The migration last reported, and how many beats it has had.
+    let mut last: Option<(Running, u32)> = None;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(LOOK) {
+        let Some(running) = Running::now() else {
+            continue;
+        };
+        let beats = match &last {
+            Some((r, beats)) if *r == running => *beats,
+            _ => 0,
+        };
+        let elapsed = running.since.elapsed();
+        if elapsed >= HEARTBEAT * (beats + 1) {
+            let verb = match running.action {
+                Action::Applied => "applying",
+                Action::Reverted => "reverting",
+            };
+            let _ = writeln!(
+                io::stderr(),
+                "{verb} {} ({} so far)",
+                running.migration,
+                seconds(elapsed)
+            );
+            // Counted from the time, so a late look does not bring two lines at once.
+            let due =
+                u32::try_from(elapsed.as_millis() / HEARTBEAT.as_millis()).unwrap_or(u32::MAX);
+            last = Some((running, due));
         }
     }
 }

@@ -31,7 +31,6 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         &args.backups,
         &target,
         args.yes,
-        true,
         async |db, progress| db.redo(args.steps, &mut |step| progress.step(step)).await,
     )
     .await?;

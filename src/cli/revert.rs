@@ -39,7 +39,6 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         &args.backups,
         &target,
         args.yes,
-        false,
         async |db, progress| db.revert(&target, &mut |step| progress.step(step)).await,
     )
     .await?;

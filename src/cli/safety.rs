@@ -12,14 +12,12 @@ use super::output::Progress;
 
 /// A revert or redo, guarded: under the migration lock, it first says what data the revert
 /// to `target` deletes (and asks), backs a SQLite database up, then runs `work`, and puts
-/// the backup back if `work` fails. `reapply`: `work` applies the reverted migrations
-/// again afterwards (redo).
+/// the backup back if `work` fails.
 pub async fn guarded_revert(
     global: &GlobalArgs,
     backups: &BackupArgs,
     target: &RevertTarget,
     yes: bool,
-    reapply: bool,
     work: impl AsyncFnOnce(&Database, &mut Progress) -> botdb::Result<Report>,
 ) -> Result<(Database, Report, Progress), CliError> {
     let (db, lock) = global.connect_locked().await?;
@@ -30,23 +28,11 @@ pub async fn guarded_revert(
         .applied()
         .map(|e| e.version.clone())
         .collect();
-    let catalog = db.catalog()?;
-    let mut planned: Vec<String> = botdb::migration::plan::plan_down(catalog, &applied, target)
-        .unwrap_or_default()
-        .iter()
-        .map(|v| {
-            catalog
-                .get(v)
-                .map_or_else(|| v.clone(), |m| m.id.name.clone())
-        })
-        .collect();
     // No backup for a revert that has nothing to revert (or is refused anyway).
-    let backup = backups.take(&db, !planned.is_empty()).await?;
-    if reapply {
-        let again: Vec<String> = planned.iter().rev().cloned().collect();
-        planned.extend(again);
-    }
-    let mut progress = Progress::with_plan(global, planned);
+    let changes = botdb::migration::plan::plan_down(db.catalog()?, &applied, target)
+        .is_ok_and(|plan| !plan.is_empty());
+    let backup = backups.take(&db, changes).await?;
+    let mut progress = Progress::start(global);
     let result = work(&db, &mut progress).await;
     let (db, report) = settle(db, lock, backup, result).await?;
     Ok((db, report, progress))
