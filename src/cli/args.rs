@@ -8,7 +8,7 @@ use botdb::{Database, DatabaseUrl, MigrationLock, PoolOptions, Source};
 use clap::Args;
 
 use super::error::CliError;
-use super::output::Format;
+use super::format::Format;
 
 /// Options every subcommand takes.
 #[derive(Args)]

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
-use super::output::Format;
+use super::format::Format;
 
 /// Exit code when a check (`status --check`, `check`, `verify`) fails.
 pub const EXIT_CHECK_FAILED: u8 = 1;

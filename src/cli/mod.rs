@@ -7,6 +7,7 @@ pub mod args;
 mod check;
 mod completions;
 pub mod error;
+mod format;
 mod migrate;
 mod output;
 mod print_sql;

@@ -15,16 +15,7 @@ use serde_json::{json, Value};
 
 use super::args::GlobalArgs;
 use super::error::CliError;
-
-/// How a command prints its result.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Lines for people.
-    #[default]
-    Text,
-    /// One JSON document on stdout; an error is a JSON object on stderr.
-    Json,
-}
+pub use super::format::Format;
 
 /// Prints `document` as the command's one JSON document on stdout.
 pub fn print_json(document: &Value) -> Result<(), CliError> {
