@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     let dotenv = botdb::config::load_dotenv();
     let args = cli::Cli::parse();
     cli::runtime::init_logging(&args.global);
-    let format = args.global.format;
+    let format = args.format();
     let result = dotenv
         .map_err(cli::error::CliError::from)
         .and_then(|_| cli::runtime::run(args));

@@ -128,6 +128,14 @@ async fn every_command_prints_one_json_document(t: TestDb) -> TestResult {
         "{error}"
     );
 
+    // The older `--json` flags report errors in JSON too.
+    let (code, out, err) = run_url(
+        url,
+        &["status", "--json", "--migrations-dir", "/nonexistent"],
+    );
+    let error = json_error(code, &out, &err)?;
+    assert_eq!(error["code"], "migrations_dir", "{error}");
+
     let (code, out, err) = run_url(url, &["--format", "json", "revert", "--steps", "9", "-y"]);
     let error = json_error(code, &out, &err)?;
     assert_eq!(error["code"], "too_many_steps", "{error}");

@@ -53,6 +53,18 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// How to print the result and any error: `--format`, or JSON for `status --json` and
+    /// `check --json`, which are older spellings of `--format json`.
+    pub fn format(&self) -> format::Format {
+        match &self.command {
+            Command::Status(status::Args { json: true, .. })
+            | Command::Check(check::Args { json: true }) => format::Format::Json,
+            _ => self.global.format,
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

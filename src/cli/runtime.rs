@@ -39,7 +39,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Other(format!("cannot start the async runtime: {e}")))?;
-    let format = cli.global.format;
+    let format = cli.format();
     let result = runtime.block_on(async {
         // The command runs as a task, so a signal is noticed even while a migration
         // blocks its worker thread.
