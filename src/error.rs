@@ -258,6 +258,76 @@ pub enum Error {
 }
 
 impl Error {
+    /// A stable snake_case name for the kind of error, for programs that read botdb's
+    /// output (`--format json`). A failed run whose backup was then handled
+    /// ([`Restored`](Error::Restored) and its siblings) has the code of what failed.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::DotEnv { .. } => "dotenv",
+            Error::Config(_) => "config",
+            Error::InvalidUrl { .. } => "invalid_url",
+            Error::UnknownScheme { .. } => "unknown_scheme",
+            Error::CreateDir { .. } => "create_dir",
+            Error::Connect { .. } => "connect",
+            Error::MigrationsDir { .. } => "migrations_dir",
+            Error::MigrationFailed { .. } => "migration_failed",
+            Error::Dirty { .. } => "dirty",
+            Error::NotDirty(_) => "not_dirty",
+            Error::Changed(_) => "changed",
+            Error::UnknownVersion(_) => "unknown_version",
+            Error::NotApplied(_) => "not_applied",
+            Error::UnknownApplied(_) => "unknown_applied",
+            Error::ZeroSteps => "zero_steps",
+            Error::TooManySteps { .. } => "too_many_steps",
+            Error::File { .. } => "file",
+            Error::Literal { .. } => "literal",
+            Error::NoDownSql(_) => "no_down_sql",
+            Error::NothingToAdopt(_) => "nothing_to_adopt",
+            Error::Adoption { .. } => "adoption",
+            Error::LockTimeout { .. } => "lock_timeout",
+            Error::NodeNotSynced { .. } => "node_not_synced",
+            Error::LockLost { .. } => "lock_lost",
+            Error::Restored { error, .. }
+            | Error::RestoreFailed { error, .. }
+            | Error::NotRestored { error, .. } => error.code(),
+            Error::Runtime(_) => "runtime",
+            Error::Refused(_) => "refused",
+            Error::Standby { .. } => "standby",
+            Error::Query { .. } => "query",
+        }
+    }
+
+    /// The migration the error is about, when it names one: `<version>_<name>` for a
+    /// failed migration, the version for a dirty one.
+    pub fn migration(&self) -> Option<&str> {
+        match self {
+            Error::MigrationFailed { name, .. } => Some(name),
+            Error::Dirty { version, .. } => Some(version),
+            Error::NotDirty(version) | Error::NoDownSql(version) | Error::NotApplied(version) => {
+                Some(version)
+            }
+            Error::Restored { error, .. }
+            | Error::RestoreFailed { error, .. }
+            | Error::NotRestored { error, .. } => error.migration(),
+            _ => None,
+        }
+    }
+
+    /// The failing statement of a failed migration, when botdb found it, e.g.
+    /// `statement 2 (line 5: SELEKT 1)`.
+    pub fn statement(&self) -> Option<&str> {
+        match self {
+            Error::MigrationFailed { statement, .. } => {
+                let s = statement.trim_start().trim_start_matches("at ");
+                (!s.is_empty()).then_some(s)
+            }
+            Error::Restored { error, .. }
+            | Error::RestoreFailed { error, .. }
+            | Error::NotRestored { error, .. } => error.statement(),
+            _ => None,
+        }
+    }
+
     pub(crate) fn query(doing: Doing, e: impl std::fmt::Display) -> Self {
         Error::Query {
             doing,

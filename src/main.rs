@@ -9,11 +9,12 @@ fn main() -> ExitCode {
     let dotenv = botdb::config::load_dotenv();
     let args = cli::runtime::parse();
     cli::runtime::init_logging(&args.global);
+    let format = args.format();
     let result = dotenv
         .map_err(cli::error::CliError::from)
         .and_then(|_| cli::runtime::run(args));
     match result {
         Ok(code) => code,
-        Err(e) => e.report(),
+        Err(e) => e.report(format),
     }
 }

@@ -48,9 +48,13 @@ impl Outcome {
     }
 
     /// The failure every case here must look like: exit 2 within `limit`, one error line
-    /// and at most one more line on stderr (no retry flood), no pool time-out.
+    /// and at most one more line on stderr (no retry flood), no pool time-out. The
+    /// heartbeat of a migration waiting that long (one line per 2 s) does not count.
     fn failed_at_once(&self, limit: Duration) -> Result<&str, Error> {
-        let lines: Vec<&str> = self.stderr.lines().collect();
+        let heartbeat = |l: &&str| {
+            (l.starts_with("applying ") || l.starts_with("reverting ")) && l.ends_with(" so far)")
+        };
+        let lines: Vec<&str> = self.stderr.lines().filter(|l| !heartbeat(l)).collect();
         let errors: Vec<&&str> = lines.iter().filter(|l| l.starts_with("error:")).collect();
         if self.code != Some(2)
             || self.took > limit

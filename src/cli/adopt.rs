@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use super::args::GlobalArgs;
 use super::error::CliError;
+use super::output::{adoption_json, print_adoption, print_json, Format};
+use serde_json::json;
 
 /// Take over a database that Alembic managed: map its alembic_version onto botdb's
 /// history, check that the schema really is at that step, and record the matching
@@ -19,9 +21,17 @@ pub struct Args {
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let db = global.connect_to_migrate().await?;
     let adoption = db.adopt(args.drop_alembic_version).await?;
-    let mut out = std::io::stdout();
-    super::output::print_adoption(&mut out, &adoption)?;
     let pending = db.status().await?.pending().count();
+    if global.format == Format::Json {
+        print_json(&json!({
+            "database": db.url().redacted(),
+            "adopted": adoption_json(&adoption),
+            "pending": pending,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = std::io::stdout();
+    print_adoption(&mut out, &adoption)?;
     writeln!(
         out,
         "{pending} migrations pending; `botdb migrate` applies them"

@@ -8,6 +8,7 @@ use botdb::{Database, DatabaseUrl, MigrationLock, PoolOptions, Source};
 use clap::Args;
 
 use super::error::CliError;
+use super::format::Format;
 
 /// Options every subcommand takes. Each can also be set by an environment variable
 /// (which a `.env` file may set too) or by the `botdb.toml` environment chosen with
@@ -76,6 +77,10 @@ pub struct GlobalArgs {
     /// The botdb.toml environment chosen with --env, read before the command runs.
     #[arg(skip)]
     pub profile: Option<config::Profile>,
+    /// Output for people (text) or programs (json: one document on stdout, errors as a
+    /// JSON object on stderr).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = Format::Text, env = "BOTDB_FORMAT")]
+    pub format: Format,
 }
 
 impl GlobalArgs {

@@ -7,6 +7,7 @@ use botdb::migration::report::plural;
 
 use super::args::GlobalArgs;
 use super::error::{CliError, EXIT_CHECK_FAILED};
+use super::output::Format;
 
 /// Detect drift: compare the live schema with what the migrations produce at its version
 /// (tables, columns, type families, nullability, defaults, keys, unique constraints,
@@ -16,7 +17,7 @@ use super::error::{CliError, EXIT_CHECK_FAILED};
 /// or a temporary database on the same server).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Print JSON instead of lines.
+    /// Print JSON instead of lines (the same as --format json).
     #[arg(long)]
     pub json: bool,
 }
@@ -25,7 +26,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
     let db = global.connect().await?;
     let report = db.check().await?;
     let mut out = std::io::stdout();
-    if args.json {
+    if args.json || global.format == Format::Json {
         writeln!(
             out,
             "{:#}",

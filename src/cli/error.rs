@@ -3,6 +3,10 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use serde_json::json;
+
+use super::format::Format;
+
 /// Exit code when a check (`status --check`, `check`, `verify`) fails.
 pub const EXIT_CHECK_FAILED: u8 = 1;
 /// Exit code for every error.
@@ -33,19 +37,76 @@ impl From<io::Error> for CliError {
     }
 }
 
-impl CliError {
-    /// Prints the error as one line on stderr and picks the exit code.
-    pub fn report(self) -> ExitCode {
-        let message = match self {
-            // Piping into `head` closes stdout early: not an error.
-            CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                return ExitCode::SUCCESS
+/// An error as it is shown: the line of text, and the fields of the JSON object.
+pub struct Shown {
+    /// Stable snake_case kind (see README, "Errors as JSON").
+    pub code: &'static str,
+    /// The whole one-line message, as text output prints it after `error: `.
+    pub message: String,
+    /// The migration it is about, when known.
+    pub migration: Option<String>,
+    /// The failing statement, when known.
+    pub statement: Option<String>,
+}
+
+impl Shown {
+    /// Prints the error on stderr: `error: …` (red on a terminal), or the JSON object.
+    pub fn print(&self, format: Format) {
+        let mut err = anstream::stderr();
+        let _ = match format {
+            Format::Text => {
+                let red = anstyle::Style::new()
+                    .bold()
+                    .fg_color(Some(anstyle::AnsiColor::Red.into()));
+                writeln!(err, "{red}error:{red:#} {}", self.message)
             }
-            CliError::Output(e) => format!("cannot write output: {e}"),
-            CliError::Other(message) => message,
-            CliError::Botdb(e) => e.to_string(),
+            Format::Json => {
+                // Every message ends with what to do, after its last `; `.
+                let hint = self.message.rsplit_once("; ").map(|(_, hint)| hint);
+                let object = json!({ "error": {
+                    "code": self.code,
+                    "message": self.message,
+                    "hint": hint,
+                    "migration": self.migration,
+                    "statement": self.statement,
+                }});
+                writeln!(err, "{object}")
+            }
         };
-        let _ = writeln!(io::stderr(), "error: {message}");
+    }
+}
+
+impl CliError {
+    /// Prints the error on stderr, in `format`, and picks the exit code.
+    pub fn report(self, format: Format) -> ExitCode {
+        if matches!(&self, CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe) {
+            // Piping into `head` closes stdout early: not an error.
+            return ExitCode::SUCCESS;
+        }
+        self.shown().print(format);
         ExitCode::from(EXIT_ERROR)
+    }
+
+    pub fn shown(self) -> Shown {
+        match self {
+            CliError::Output(e) => Shown {
+                code: "output",
+                message: format!("cannot write output: {e}"),
+                migration: None,
+                statement: None,
+            },
+            CliError::Other(message) => Shown {
+                code: "other",
+                message,
+                migration: None,
+                statement: None,
+            },
+            CliError::Botdb(e) => Shown {
+                code: e.code(),
+                migration: e.migration().map(str::to_string),
+                statement: e.statement().map(str::to_string),
+                message: e.to_string(),
+            },
+        }
     }
 }

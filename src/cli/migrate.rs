@@ -6,7 +6,7 @@ use botdb::{Event, RunOptions};
 
 use super::args::{BackupArgs, GlobalArgs};
 use super::error::CliError;
-use super::output::{print_adoption, Progress};
+use super::output::Progress;
 use super::safety::settle;
 
 /// Apply pending migrations. A database the Python bot's Alembic managed is adopted
@@ -54,21 +54,13 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
             .any(|e| to.as_ref().is_none_or(|t| e.version <= *t)),
     };
     let backup = args.backups.take(&db, changes).await?;
-    let mut progress = Progress::start();
-    let mut adoption_error = None;
+    let mut progress = Progress::start(global);
     let result = db
         .migrate_with(args.to.as_deref(), &mut |event| match event {
-            Event::Adopted(adoption) => {
-                if let Err(e) = print_adoption(&mut std::io::stdout(), adoption) {
-                    adoption_error.get_or_insert(e);
-                }
-            }
+            Event::Adopted(adoption) => progress.adopted(adoption),
             Event::Step(step) => progress.step(step),
         })
         .await;
     let (db, report) = settle(db, lock, backup, result).await?;
-    if let Some(e) = adoption_error {
-        return Err(e);
-    }
     progress.finish(&db, &report, "migrate", report.applied.len())
 }

@@ -5,7 +5,9 @@
 mod adopt;
 pub mod args;
 mod check;
+mod completions;
 pub mod error;
+mod format;
 mod migrate;
 mod output;
 mod print_sql;
@@ -39,7 +41,7 @@ use error::CliError;
 #[derive(Parser)]
 #[command(
     name = "botdb",
-    version,
+    version = version(),
     propagate_version = true,
     max_term_width = 100
 )]
@@ -51,16 +53,31 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// How to print the result and any error: `--format`, or JSON for `status --json` and
+    /// `check --json`, which are older spellings of `--format json`.
+    pub fn format(&self) -> format::Format {
+        match &self.command {
+            Command::Status(status::Args { json: true, .. })
+            | Command::Check(check::Args { json: true }) => format::Format::Json,
+            _ => self.global.format,
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply pending migrations (all, or up to --to).
+    #[command(visible_alias = "upgrade")]
     Migrate(migrate::Args),
     /// Revert applied migrations (one by default).
+    #[command(visible_alias = "downgrade")]
     Revert(revert::Args),
     /// Revert the newest migrations and apply them again (for migration authors).
     Redo(redo::Args),
     /// List every migration as applied or pending. Never writes to the database.
+    #[command(visible_aliases = ["current", "history"])]
     Status(status::Args),
     /// Print the SQL a migrate (or, with --revert, a revert) would run, for review or to
     /// apply by hand. Reads the database read-only, or not at all with --offline.
@@ -81,6 +98,8 @@ pub enum Command {
     Seed(seed::Args),
     /// Settle a migration MySQL left half-applied ("dirty") after fixing the schema by hand.
     Resolve(resolve::Args),
+    /// Print a shell completion script (see README for where to put it).
+    Completions(completions::Args),
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
@@ -98,5 +117,39 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Reset(args) => reset::run(args, &cli.global).await,
         Command::Seed(args) => seed::run(args, &cli.global).await,
         Command::Resolve(args) => resolve::run(args, &cli.global).await,
+        Command::Completions(args) => completions::run(args),
     }
+}
+
+/// `0.1.0 (sqlite, postgres, mysql; migrations up to <newest>)`: what this binary
+/// migrates to, read from the embedded migrations when `--version` (or `--help`) asks.
+fn version() -> &'static str {
+    static VERSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let newest: Vec<(botdb::Backend, &str)> = botdb::Backend::ALL
+            .into_iter()
+            .map(|b| {
+                let sql = botdb::migration::embedded::embedded_sql(b);
+                (b, sql.last().map_or("none", |m| m.name))
+            })
+            .collect();
+        let backends = newest
+            .iter()
+            .map(|(b, _)| b.name())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let upto = if newest.iter().all(|(_, n)| *n == newest[0].1) {
+            newest[0].1.to_string()
+        } else {
+            newest
+                .iter()
+                .map(|(b, n)| format!("{b} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "{} ({backends}; migrations up to {upto})",
+            env!("CARGO_PKG_VERSION")
+        )
+    });
+    &VERSION
 }

@@ -11,6 +11,8 @@ use botdb::{Backend, RevertTarget};
 
 use super::args::GlobalArgs;
 use super::error::CliError;
+use super::output::{print_json, Format};
+use serde_json::json;
 
 /// Print the SQL that `migrate` (or `revert`) would run now, as one script the database's
 /// own client runs as it is. The applied migrations are read from the database without
@@ -125,13 +127,21 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
             allow_changed: true,
         },
     )?;
+    let json = global.format == Format::Json;
     match &args.output {
         Some(path) => {
             // Offline, the URL only says which file not to overwrite; a bad one does not matter.
             let url = global.url().ok();
             let database = url.as_ref().and_then(|u| u.sqlite_path());
-            write_output(path, &text, database)?
+            write_output(path, &text, database)?;
+            if json {
+                print_json(&json!({
+                    "dialect": catalog.backend(),
+                    "written": path.display().to_string(),
+                }))?;
+            }
         }
+        None if json => print_json(&json!({ "dialect": catalog.backend(), "sql": text }))?,
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
     Ok(ExitCode::SUCCESS)

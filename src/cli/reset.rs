@@ -34,7 +34,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         );
         return Err(Error::Refused(message).into());
     }
-    let mut progress = Progress::start();
+    let mut progress = Progress::start(global);
     let (db, report) = botdb::reset(&url, &global.pool_options(), &global.source()).await?;
     progress.created(true, &url)?;
     progress.report(&db, &report)

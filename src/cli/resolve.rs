@@ -7,6 +7,8 @@ use botdb::ops::adopt::Resolution;
 
 use super::args::GlobalArgs;
 use super::error::CliError;
+use super::output::{migration_json, print_json, Format};
+use serde_json::json;
 
 /// Settle a migration that failed part-way on MySQL/MariaDB (the database is "dirty").
 /// First make the schema match one side by hand, then say which: --applied records the
@@ -38,6 +40,14 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         Resolution::Reverted
     };
     let id = db.resolve(&args.target, resolution).await?;
+    if global.format == Format::Json {
+        print_json(&json!({
+            "database": db.url().redacted(),
+            "resolved": migration_json(&id),
+            "recorded_as": if args.applied { "applied" } else { "reverted" },
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let what = if args.applied {
         "applied"
     } else {

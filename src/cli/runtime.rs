@@ -1,7 +1,7 @@
 //! Parsing and running a command: the command line, logging, the tokio runtime, and
 //! Ctrl-C / SIGTERM.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use tracing_subscriber::EnvFilter;
 
 use super::args::GlobalArgs;
-use super::error::{CliError, EXIT_INTERRUPTED};
+use super::error::{CliError, Shown, EXIT_INTERRUPTED};
 use super::{dispatch, Cli};
 
 /// Sends tracing output to stderr, at the level -v/-q ask for unless RUST_LOG is set.
@@ -26,7 +26,7 @@ pub fn init_logging(args: &GlobalArgs) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
-        .with_ansi(io::stderr().is_terminal())
+        .with_ansi(anstream::AutoStream::choice(&io::stderr()) != anstream::ColorChoice::Never)
         .without_time()
         .with_target(false)
         .init();
@@ -93,6 +93,7 @@ pub fn run(mut cli: Cli) -> Result<ExitCode, CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Other(format!("cannot start the async runtime: {e}")))?;
+    let format = cli.format();
     let result = runtime.block_on(async {
         // The command runs as a task, so a signal is noticed even while a migration
         // blocks its worker thread.
@@ -108,7 +109,13 @@ pub fn run(mut cli: Cli) -> Result<ExitCode, CliError> {
                         "warning: scratch database {name} was left behind ({why}): drop it by hand"
                     );
                 }
-                let _ = writeln!(io::stderr(), "error: interrupted by {signal}: {outcome}");
+                Shown {
+                    code: "interrupted",
+                    message: format!("interrupted by {signal}: {outcome}"),
+                    migration: None,
+                    statement: None,
+                }
+                .print(format);
                 Ok(ExitCode::from(EXIT_INTERRUPTED))
             }
         }
@@ -170,11 +177,7 @@ async fn stop(mut command: JoinHandle<Result<ExitCode, CliError>>) -> String {
 
 /// An error's text without the `error:` prefix.
 fn message(error: CliError) -> String {
-    match error {
-        CliError::Botdb(e) => e.to_string(),
-        CliError::Output(e) => format!("cannot write output: {e}"),
-        CliError::Other(m) => m,
-    }
+    error.shown().message
 }
 
 /// Waits for Ctrl-C or SIGTERM, and names it.

@@ -32,7 +32,7 @@ pub async fn guarded_revert(
     let changes = botdb::migration::plan::plan_down(db.catalog()?, &applied, target)
         .is_ok_and(|plan| !plan.is_empty());
     let backup = backups.take(&db, changes).await?;
-    let mut progress = Progress::start();
+    let mut progress = Progress::start(global);
     let result = work(&db, &mut progress).await;
     let (db, report) = settle(db, lock, backup, result).await?;
     Ok((db, report, progress))

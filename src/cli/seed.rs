@@ -7,6 +7,8 @@ use botdb::Error;
 
 use super::args::GlobalArgs;
 use super::error::CliError;
+use super::output::{print_json, Format};
+use serde_json::json;
 
 /// Load demo categories, products, users and purchases. Only missing rows are inserted,
 /// so running it twice gives the same data. The database must be fully migrated.
@@ -24,6 +26,18 @@ pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError>
         return Err(Error::Refused(message).into());
     }
     let s = db.seed().await?;
+    if global.format == Format::Json {
+        print_json(&json!({
+            "database": db.url().redacted(),
+            "inserted": {
+                "categories": s.categories,
+                "products": s.products,
+                "users": s.users,
+                "purchases": s.purchases,
+            },
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     writeln!(
         std::io::stdout(),
         "seed: inserted {} categories, {} products, {} users, {} purchases into {}",

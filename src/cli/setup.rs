@@ -13,7 +13,7 @@ pub struct Args {}
 
 pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let url = global.migration_url()?;
-    let mut progress = Progress::start();
+    let mut progress = Progress::start(global);
     let (created, db, report) =
         botdb::setup(&url, &global.pool_options(), &global.source()).await?;
     progress.created(created, &url)?;

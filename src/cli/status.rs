@@ -8,6 +8,7 @@ use chrono::format::{Item, StrftimeItems};
 
 use super::args::GlobalArgs;
 use super::error::{CliError, EXIT_CHECK_FAILED};
+use super::output::Format;
 
 /// `%Y-%m-%d %H:%M:%S`, parsed once rather than once per line.
 static TIMESTAMP: std::sync::LazyLock<Vec<Item<'static>>> =
@@ -17,7 +18,7 @@ static TIMESTAMP: std::sync::LazyLock<Vec<Item<'static>>> =
 /// does not know. Never writes to the database.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Print JSON instead of a table.
+    /// Print JSON instead of a table (the same as --format json).
     #[arg(long)]
     pub json: bool,
 
@@ -36,7 +37,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
 
     // One write at the end instead of one per line: a history can be long.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if args.json {
+    if args.json || global.format == Format::Json {
         let json = serde_json::json!({
             "database": url.redacted(),
             "backend": status.backend,

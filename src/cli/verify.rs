@@ -7,6 +7,8 @@ use botdb::migration::report::plural;
 
 use super::args::GlobalArgs;
 use super::error::{CliError, EXIT_CHECK_FAILED};
+use super::output::{print_json, Format};
+use serde_json::json;
 
 /// For migration authors: on a scratch database (a temporary SQLite file, or a temporary
 /// database on the server of --database-url), apply every migration, revert them all,
@@ -18,6 +20,20 @@ pub struct Args {}
 pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let url = global.url()?;
     let report = botdb::ops::check::verify(&url, &global.source()).await?;
+    if global.format == Format::Json {
+        print_json(&json!({
+            "database": url.redacted(),
+            "backend": url.backend(),
+            "ok": report.failures.is_empty(),
+            "migrations": report.migrations,
+            "failures": report.failures.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        }))?;
+        return Ok(if report.failures.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_CHECK_FAILED)
+        });
+    }
     let mut out = std::io::stdout();
     for failure in &report.failures {
         writeln!(out, "failed   {failure}")?;

@@ -22,7 +22,7 @@ use crate::migration::bookkeeping::{mark_dirty, track, untrack, TrackState};
 use crate::migration::catalog::{Catalog, MigrationText};
 use crate::migration::harness::{advice, diesel_message, lock_timed_out, retry_conflicts, Failed};
 use crate::migration::plan::{groups, RunOptions};
-use crate::migration::report::{plural, Action, Step};
+use crate::migration::report::{plural, Action, Running, Step};
 use crate::sql::split::{span, split, Statement};
 
 /// One run of migrations to apply.
@@ -99,6 +99,7 @@ where
             for &i in &group {
                 let migration = &migrations[i];
                 let start = Instant::now();
+                let _running = Running::start(&migration.id, Action::Applied);
                 c.run_migration(migration).map_err(|e| Failed::Migration {
                     index: i,
                     message: diesel_message(&*e),
@@ -250,7 +251,10 @@ where
     // If the process dies mid-migration, this row says so on the next run.
     track_as(conn, TrackState::Running)?;
     let start = Instant::now();
-    if let Err(e) = conn.run_migration(migration) {
+    let running = Running::start(id, Action::Applied);
+    let ran = conn.run_migration(migration);
+    drop(running);
+    if let Err(e) = ran {
         let message = diesel_message(&*e);
         let outcome = if !backend.transactional_ddl() {
             record(conn, mark_dirty(backend, &id.version, &message))?;

@@ -1,6 +1,7 @@
 //! Plain data about what a run did, for callers to print or inspect.
 
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::migration::catalog::MigrationId;
 
@@ -65,6 +66,51 @@ pub struct Adoption {
     pub stamped: Vec<MigrationId>,
     /// Whether `alembic_version` was dropped.
     pub dropped_alembic_version: bool,
+}
+
+/// The migration whose SQL is running in this process, if any.
+static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
+
+/// A migration whose up.sql or down.sql is running now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Running {
+    /// Which migration.
+    pub migration: MigrationId,
+    /// Which way it runs.
+    pub action: Action,
+    /// When its SQL started.
+    pub since: Instant,
+}
+
+impl Running {
+    /// The migration running now in this process, for a caller that reports progress
+    /// from another thread while the run blocks its own (the CLI's heartbeat). Steps are
+    /// reported only once their transaction commits, so they cannot tell this.
+    pub fn now() -> Option<Running> {
+        RUNNING
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Marks `migration` as running until the returned guard is dropped.
+    pub(crate) fn start(migration: &MigrationId, action: Action) -> RunningGuard {
+        *RUNNING.lock().unwrap_or_else(PoisonError::into_inner) = Some(Running {
+            migration: migration.clone(),
+            action,
+            since: Instant::now(),
+        });
+        RunningGuard
+    }
+}
+
+/// Clears [`Running::now`] when the migration's SQL is done, however it ended.
+pub(crate) struct RunningGuard;
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        *RUNNING.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
 }
 
 /// `1 migration`, `2 migrations`: a count with its noun.

@@ -12,7 +12,7 @@ use crate::migration::apply::record_checksums;
 use crate::migration::bookkeeping::{mark_dirty, mark_running, untrack};
 use crate::migration::catalog::{Catalog, MigrationText};
 use crate::migration::harness::{advice, diesel_message, retry_conflicts, Failed};
-use crate::migration::report::{Action, Step};
+use crate::migration::report::{Action, Running, Step};
 
 /// Reverts `versions` (newest first), each with its tracking row, in one transaction each.
 /// `unrecorded` are applied versions with no tracking row yet: where DDL is not
@@ -37,6 +37,7 @@ where
             .get(version)
             .ok_or_else(|| Error::UnknownApplied(version.clone()))?;
         let start = Instant::now();
+        let running = Running::start(&migration.id, Action::Reverted);
         let result = if !backend.transactional_ddl() {
             // DDL commits implicitly, which would end an enclosing transaction under
             // diesel's savepoint: record the attempt instead, and clear it afterwards.
@@ -64,6 +65,7 @@ where
                 Ok(())
             })
         };
+        drop(running);
         match result {
             Ok(()) => {}
             Err(Failed::Migration { message, .. }) => {

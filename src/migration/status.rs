@@ -37,10 +37,28 @@ pub struct Entry {
     pub name: Option<String>,
     /// Applied, pending or unknown.
     pub state: State,
-    /// When it was applied (the database's clock, UTC on SQLite).
+    /// When it was applied (the database's clock, UTC on SQLite). Serialized as RFC 3339
+    /// in UTC, e.g. `2026-11-27T17:00:00Z`.
+    #[serde(serialize_with = "rfc3339_utc")]
     pub applied_at: Option<NaiveDateTime>,
     /// Applied, but its up.sql changed since (the recorded checksum differs).
     pub changed: bool,
+}
+
+/// diesel records `run_on` without a zone, from the database's clock: UTC on SQLite, and
+/// on a server in its session time zone, which botdb leaves at the server's default (UTC
+/// unless the server is configured otherwise).
+fn rfc3339_utc<S: serde::Serializer>(
+    at: &Option<NaiveDateTime>,
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => serializer.serialize_str(
+            &at.and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// Every known migration and every applied version, ordered by version.
