@@ -217,6 +217,8 @@ fn help_reads_well() {
         "setup",
         "reset",
         "seed",
+        "resolve",
+        "repair",
     ] {
         botdb()
             .args([command, "--help"])

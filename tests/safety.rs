@@ -613,7 +613,7 @@ async fn destructive_reverts_are_guarded(t: TestDb) -> TestResult {
     );
     let (code, stderr, _) = revert(&["--all", "--yes"]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("reverting deletes data: "), "{stderr}");
+    assert!(stderr.contains("revert deletes data: "), "{stderr}");
     assert!(crate::support::bot_tables(&db.introspect().await?).is_empty());
     Ok(())
 }
@@ -688,7 +688,7 @@ async fn redo_refuses_to_delete_data_without_yes(t: TestDb) -> TestResult {
     // With --yes it goes ahead: every row stays, the dropped column's values are gone.
     let (code, stdout, stderr) = redo(&["--steps", "5", "--yes"]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("reverting deletes data: "), "{stderr}");
+    assert!(stderr.contains("revert deletes data: "), "{stderr}");
     assert!(stdout.contains("redo: "), "{stdout}");
     let after = state().await?;
     assert_eq!(
@@ -754,10 +754,10 @@ fn destructive_revert_asks_on_a_terminal() -> TestResult {
 
     let (code, screen) = on_terminal("n\n")?;
     assert_eq!(code, Some(2), "{screen}");
-    assert!(screen.contains("reverting deletes data: "), "{screen}");
+    assert!(screen.contains("revert deletes data: "), "{screen}");
     assert!(screen.contains("table purchases (3 rows)"), "{screen}");
     assert!(
-        screen.contains("Revert and delete this data? [y/N]"),
+        screen.contains("revert and delete this data? [y/N]"),
         "{screen}"
     );
     assert!(

@@ -24,7 +24,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
     let pending = db.status().await?.pending().count();
     writeln!(
         out,
-        "{pending} migrations pending; `botdb migrate` applies them"
+        "{} pending; `botdb migrate` applies them",
+        botdb::migration::report::plural(pending, "migration")
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -43,7 +43,7 @@ impl CliError {
             }
             CliError::Output(e) => format!("cannot write output: {e}"),
             CliError::Other(message) => message,
-            CliError::Botdb(e) => e.to_string(),
+            CliError::Botdb(e) => super::wording::for_cli(e.to_string()),
         };
         let _ = writeln!(io::stderr(), "error: {message}");
         ExitCode::from(EXIT_ERROR)

@@ -10,6 +10,7 @@ mod migrate;
 mod output;
 mod print_sql;
 mod redo;
+mod repair;
 mod reset;
 mod resolve;
 mod revert;
@@ -20,6 +21,7 @@ mod setup;
 mod stamp;
 mod status;
 mod verify;
+mod wording;
 
 use std::process::ExitCode;
 
@@ -81,6 +83,8 @@ pub enum Command {
     Seed(seed::Args),
     /// Settle a migration MySQL left half-applied ("dirty") after fixing the schema by hand.
     Resolve(resolve::Args),
+    /// Accept a deliberate edit of an applied migration once, by recording its new checksum.
+    Repair(repair::Args),
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
@@ -98,5 +102,6 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Reset(args) => reset::run(args, &cli.global).await,
         Command::Seed(args) => seed::run(args, &cli.global).await,
         Command::Resolve(args) => resolve::run(args, &cli.global).await,
+        Command::Repair(args) => repair::run(args, &cli.global).await,
     }
 }

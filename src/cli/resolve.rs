@@ -3,14 +3,15 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use botdb::ops::adopt::Resolution;
+use botdb::ops::adopt::{Resolution, SchemaCheck};
 
 use super::args::GlobalArgs;
 use super::error::CliError;
 
 /// Settle a migration that failed part-way on MySQL/MariaDB (the database is "dirty").
 /// First make the schema match one side by hand, then say which: --applied records the
-/// migration as applied, --reverted as not applied. Like golang-migrate's `force`.
+/// migration as applied, --reverted as not applied. Like golang-migrate's `force`, but it
+/// first checks that the schema really is that side's, and refuses if not.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The dirty migration's version.
@@ -28,6 +29,10 @@ pub struct Args {
     /// The schema has none of it.
     #[arg(long)]
     pub reverted: bool,
+
+    /// Record it even though the schema differs from what the migrations produce there.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
@@ -37,7 +42,12 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
     } else {
         Resolution::Reverted
     };
-    let id = db.resolve(&args.target, resolution).await?;
+    let check = if args.force {
+        SchemaCheck::Skip
+    } else {
+        SchemaCheck::Compare
+    };
+    let id = db.resolve(&args.target, resolution, check).await?;
     let what = if args.applied {
         "applied"
     } else {

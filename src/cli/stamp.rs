@@ -3,26 +3,42 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use botdb::ops::adopt::SchemaCheck;
+
 use super::args::GlobalArgs;
 use super::error::CliError;
 
 /// Record migrations as applied without running them (like Alembic's stamp or Flyway's
 /// baseline): every migration up to VERSION becomes applied, every later one pending.
+/// First it checks that the schema is the one the migrations produce at VERSION (built
+/// on a scratch database) and refuses, recording nothing, if it is not.
 #[derive(Debug, clap::Args)]
-#[group(required = true, multiple = false)]
 pub struct Args {
     /// The version the database's schema is really at.
-    #[arg(value_name = "VERSION")]
+    #[arg(
+        value_name = "VERSION",
+        required_unless_present = "head",
+        conflicts_with = "head"
+    )]
     pub target: Option<String>,
 
     /// Stamp the newest migration.
     #[arg(long)]
     pub head: bool,
+
+    /// Record it even though the schema differs from what the migrations produce there.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let db = global.connect_to_migrate().await?;
-    let stamped = db.stamp(args.target.as_deref()).await?;
+    let check = if args.force {
+        SchemaCheck::Skip
+    } else {
+        SchemaCheck::Compare
+    };
+    let stamped = db.stamp(args.target.as_deref(), check).await?;
     let mut out = std::io::stdout();
     for m in &stamped.recorded {
         writeln!(out, "stamped  {m}")?;

@@ -67,11 +67,4 @@ pub struct Adoption {
     pub dropped_alembic_version: bool,
 }
 
-/// `1 migration`, `2 migrations`: a count with its noun.
-pub fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
+pub use crate::error::{plural, plural_applied};
