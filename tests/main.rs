@@ -23,5 +23,7 @@ mod no_transaction;
 mod pgbouncer;
 mod print_sql;
 mod python_bot;
+mod readme;
 mod safety;
 mod standby;
+mod state;
