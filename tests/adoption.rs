@@ -114,7 +114,8 @@ async fn python_databases_are_adopted_at_every_revision(t: TestDb) -> TestResult
         );
         assert!(
             stdout.contains(&format!(
-                "adopted Alembic revision {revision}: {steps} migrations recorded"
+                "adopted Alembic revision {revision}: {} recorded",
+                botdb::migration::report::plural(steps, "migration")
             )),
             "{stdout}"
         );

@@ -34,6 +34,18 @@ const FLAGS: &[(&str, &str)] = &[
     ),
     ("or take no backup", "or pass --no-backup"),
     (
+        "the lock timeout (`Database::with_lock_timeout`)",
+        "--lock-timeout",
+    ),
+    (
+        "drop the table (`Database::adopt(true)`)",
+        "pass --drop-alembic-version to drop the table",
+    ),
+    (
+        "use a larger pool or a longer connect timeout (`PoolOptions::max_size`, `PoolOptions::connect_timeout`)",
+        "raise --pool-size or --connect-timeout",
+    ),
+    (
         "record it anyway (`SchemaCheck::Skip`)",
         "pass --force to record it anyway",
     ),

@@ -148,7 +148,7 @@ where
     pool.get_owned().await.map_err(|e| Error::Connect {
         url: backend.to_string(),
         message: one_line(&e.to_string()),
-        hint: "the connection pool could not hand out a connection; raise --pool-size or --connect-timeout",
+        hint: "the connection pool could not hand out a connection; use a larger pool or a longer connect timeout (`PoolOptions::max_size`, `PoolOptions::connect_timeout`)",
     })
 }
 

@@ -266,7 +266,7 @@ impl Database {
         }
         if !drop {
             return Err(no_table(
-                "botdb already manages this database (it was adopted before); pass --drop-alembic-version to drop the table once the Python bot no longer reads it",
+                "botdb already manages this database (it was adopted before); drop the table (`Database::adopt(true)`) once the Python bot no longer reads it",
             ));
         }
         let revision = with_connection!(self.pool(), |conn| {
