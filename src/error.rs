@@ -93,7 +93,7 @@ pub enum Error {
     NotDirty(String),
 
     /// Applied migrations whose up.sql changed after they ran.
-    #[error("applied migrations were edited after they ran: {0}; restore their up.sql, or pass --allow-changed if the edit is deliberate")]
+    #[error("applied migrations were edited after they ran: {0}; restore their up.sql, or, if the edit is deliberate, record it once with `botdb repair VERSION` (`Database::repair`) or allow it for this run (`RunOptions::allow_changed`)")]
     Changed(String),
 
     /// A version given on the command line is not among the known migrations.
@@ -105,15 +105,15 @@ pub enum Error {
     NotApplied(String),
 
     /// A revert reached an applied version the binary has no migration for.
-    #[error("cannot revert {0}: it is applied but this binary has no migration for it; pass --migrations-dir with the folder that has it")]
+    #[error("cannot revert {0}: it is applied but this binary has no migration for it; read the migrations from the folder that has it (`Source::Dir`)")]
     UnknownApplied(String),
 
     /// `--steps 0`.
-    #[error("--steps must be at least 1")]
+    #[error("a revert of 0 steps does nothing; give at least 1 (`RevertTarget::Steps`)")]
     ZeroSteps,
 
     /// More steps requested than are applied.
-    #[error("cannot revert {requested} migrations: only {applied} are applied; use --all to revert everything")]
+    #[error("cannot revert {}: the database has {}; revert everything instead (`RevertTarget::All`)", plural(*.requested, "migration"), plural_applied(*.applied))]
     TooManySteps {
         /// Steps asked for.
         requested: usize,
@@ -143,6 +143,42 @@ pub enum Error {
     #[error("migration {0} has no down.sql, so it cannot be reverted; add one to its folder")]
     NoDownSql(String),
 
+    /// `stamp` or `resolve` found a schema that is not what the migrations produce at the
+    /// version it would record.
+    #[error("refusing to {action}: the schema is not what the migrations produce there ({}: {differences}); nothing was recorded: bring the schema there, name the version it really is at, or record it anyway (`SchemaCheck::Skip`)", plural(*.count, "difference"))]
+    SchemaMismatch {
+        /// What was refused, e.g. `stamp 2024-12-20-144707_add_hidden_content`.
+        action: String,
+        /// How many differences.
+        count: usize,
+        /// The differences, `; `-separated.
+        differences: String,
+    },
+
+    /// `stamp` or `resolve` could not build the schema to compare with.
+    #[error("cannot {action}: building the schema the migrations produce there failed: {error}; nothing was recorded: fix that, or record it anyway (`SchemaCheck::Skip`)")]
+    SchemaUnchecked {
+        /// What was refused.
+        action: String,
+        /// Why the expected schema could not be built.
+        error: Box<Error>,
+    },
+
+    /// A command that reads or fills an existing SQLite database found no file there.
+    #[error("{url} does not exist; create it with `botdb setup` (or `botdb migrate`), or fix the path in the URL; nothing was created")]
+    NoSuchDatabase {
+        /// The database, as shown.
+        url: String,
+    },
+
+    /// `repair` on a migration that is not applied.
+    #[error("migration {0} is not applied, so it has no recorded checksum to repair; `botdb migrate` applies it")]
+    RepairNotApplied(String),
+
+    /// `repair` on a migration whose up.sql is as it was when it ran.
+    #[error("migration {0} is applied and its up.sql is unchanged, so there is nothing to repair; `botdb status` marks edited migrations as `changed`")]
+    NotChanged(String),
+
     /// `adopt` found no Alembic database to take over.
     #[error("nothing to adopt: {0}")]
     NothingToAdopt(String),
@@ -157,7 +193,7 @@ pub enum Error {
     },
 
     /// Another process held the migration lock for too long.
-    #[error("timed out after {seconds} s waiting for the migration lock on {url}: another botdb is migrating it; wait for it to finish, or raise --lock-timeout")]
+    #[error("timed out after {seconds} s waiting for the migration lock on {url}: another botdb is migrating it; wait for it to finish, or wait longer (`Database::with_lock_timeout`)")]
     LockTimeout {
         /// The database, redacted.
         url: String,
@@ -176,7 +212,7 @@ pub enum Error {
     },
 
     /// The lock row's lease ran out while this run held it, and it could not be renewed.
-    #[error("the migration lock on {url} was lost while this run held it ({detail}): another botdb may have migrated at the same time; run `botdb status` and check the schema; a longer --lock-lease avoids it")]
+    #[error("the migration lock on {url} was lost while this run held it ({detail}): another botdb may have migrated at the same time; run `botdb status` and check the schema; a longer lease (`Database::with_lock_lease`) avoids it")]
     LockLost {
         /// The database, redacted.
         url: String,
@@ -265,6 +301,11 @@ impl Error {
         match self {
             Error::DotEnv { .. } => "dotenv",
             Error::Config(_) => "config",
+            Error::SchemaMismatch { .. } => "schema_mismatch",
+            Error::SchemaUnchecked { .. } => "schema_unchecked",
+            Error::NoSuchDatabase { .. } => "no_such_database",
+            Error::RepairNotApplied(_) => "not_applied",
+            Error::NotChanged(_) => "not_changed",
             Error::InvalidUrl { .. } => "invalid_url",
             Error::UnknownScheme { .. } => "unknown_scheme",
             Error::CreateDir { .. } => "create_dir",
@@ -303,9 +344,11 @@ impl Error {
         match self {
             Error::MigrationFailed { name, .. } => Some(name),
             Error::Dirty { version, .. } => Some(version),
-            Error::NotDirty(version) | Error::NoDownSql(version) | Error::NotApplied(version) => {
-                Some(version)
-            }
+            Error::NotDirty(version)
+            | Error::NoDownSql(version)
+            | Error::NotApplied(version)
+            | Error::RepairNotApplied(version)
+            | Error::NotChanged(version) => Some(version),
             Error::Restored { error, .. }
             | Error::RestoreFailed { error, .. }
             | Error::NotRestored { error, .. } => error.migration(),
@@ -570,7 +613,7 @@ impl Doing {
                 "check that the SQLite database's folder is writable by this user"
             }
             Doing::Backup => {
-                "check free disk space and that the database's folder is writable, or pass --no-backup"
+                "check free disk space and that the database's folder is writable, or take no backup"
             }
             Doing::Restore => {
                 "the restore is all or nothing, so the database is as the failed run left it"
@@ -609,6 +652,23 @@ impl std::fmt::Display for Doing {
     }
 }
 
+/// `1 migration`, `2 migrations`: the one plural helper of the library and the CLI.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// `no migration applied`, `1 migration applied`, `2 migrations applied`.
+pub fn plural_applied(n: usize) -> String {
+    match n {
+        0 => "no migration applied".into(),
+        n => format!("{} applied", plural(n, "migration")),
+    }
+}
+
 fn at_revision(revision: &str) -> String {
     if revision.is_empty() {
         String::new()
@@ -639,7 +699,7 @@ mod tests {
         let backup = Error::query(Doing::Backup, "disk full").to_string();
         assert!(backup.ends_with("free space and run again"), "{backup}");
         let backup = Error::query(Doing::Backup, "permission denied").to_string();
-        assert!(backup.ends_with("or pass --no-backup"), "{backup}");
+        assert!(backup.ends_with("or take no backup"), "{backup}");
     }
 
     #[test]

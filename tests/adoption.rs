@@ -114,7 +114,8 @@ async fn python_databases_are_adopted_at_every_revision(t: TestDb) -> TestResult
         );
         assert!(
             stdout.contains(&format!(
-                "adopted Alembic revision {revision}: {steps} migrations recorded"
+                "adopted Alembic revision {revision}: {} recorded",
+                botdb::migration::report::plural(steps, "migration")
             )),
             "{stdout}"
         );
@@ -261,12 +262,18 @@ async fn adopt_can_drop_alembic_version_and_stamp_moves_the_record() -> TestResu
     assert_eq!(status.applied().count(), 4);
 
     let out = botdb()
-        .args(["--database-url", &t.url, "stamp", "2024-12-20-144707"])
+        .args([
+            "--database-url",
+            &t.url,
+            "stamp",
+            "--force",
+            "2024-12-20-144707",
+        ])
         .output()?;
     assert!(String::from_utf8_lossy(&out.stdout).contains("stamp: 0 recorded, 2 removed"));
     assert_eq!(db.status().await?.applied().count(), 2);
     let out = botdb()
-        .args(["--database-url", &t.url, "stamp", "--head"])
+        .args(["--database-url", &t.url, "stamp", "--head", "--force"])
         .output()?;
     assert!(String::from_utf8_lossy(&out.stdout).contains("stamp: 4 recorded, 0 removed"));
     assert_eq!(db.status().await?.pending().count(), 0);

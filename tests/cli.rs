@@ -220,6 +220,8 @@ fn help_reads_well() {
         "setup",
         "reset",
         "seed",
+        "resolve",
+        "repair",
     ] {
         botdb()
             .args([command, "--help"])

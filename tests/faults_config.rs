@@ -473,7 +473,8 @@ async fn no_password_in_any_output(t: TestDb) -> TestResult {
     step(&["revert", "--yes"]);
     assert_eq!(recorded_versions(&db).await?, VERSIONS[..5]);
     step(&["print-sql"]);
-    step(&["stamp", "--head"]);
+    // The schema is one step behind, so only --force records the newest.
+    step(&["stamp", "--head", "--force"]);
     assert_eq!(recorded_versions(&db).await?, VERSIONS);
     step(&["verify"]);
     step(&["setup"]);

@@ -227,10 +227,18 @@ fn reset_refuses_a_remote_server_without_force_remote() {
 #[test]
 fn seed_refuses_an_unmigrated_database() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let url = dir.path().join("x.db").display().to_string();
+    let path = dir.path().join("x.db");
+    // An empty file is an empty SQLite database (a missing one is refused sooner).
+    std::fs::write(&path, "")?;
+    let url = path.display().to_string();
     let out = botdb().args(["--database-url", &url, "seed"]).output()?;
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("run `botdb migrate` first"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(": 6 migrations pending; run `botdb migrate` first"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(())
 }
 

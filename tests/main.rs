@@ -26,6 +26,8 @@ mod no_transaction;
 mod pgbouncer;
 mod print_sql;
 mod python_bot;
+mod readme;
 mod safety;
 mod standby;
+mod state;
 mod surface;

@@ -226,15 +226,15 @@ async fn print_sql_never_writes(t: TestDb) -> TestResult {
     for (args, says) in [
         (
             &[][..],
-            "migrate, 6 migrations; the database is at no migration applied",
+            "migrate, 6 migrations; the database has no migration applied",
         ),
         (
             &["--to", "2024-12-20-144707"],
-            "migrate, 2 migrations; the database is at no migration applied",
+            "migrate, 2 migrations; the database has no migration applied",
         ),
         (
             &["--revert", "--all"],
-            "nothing to revert; the database is at no migration applied",
+            "nothing to revert; the database has no migration applied",
         ),
     ] {
         let script = print_sql(&t.url, args)?;
@@ -328,7 +328,7 @@ fn a_missing_sqlite_file_is_not_created() -> TestResult {
     let db = dir.path().join("never.db");
     let script = print_sql(&db.display().to_string(), &[])?;
     assert!(
-        script.contains("migrate, 6 migrations; the database is at no migration applied"),
+        script.contains("migrate, 6 migrations; the database has no migration applied"),
         "{script}"
     );
     assert!(!db.exists());
@@ -435,7 +435,7 @@ async fn bad_print_sql_flags() -> TestResult {
         ),
         (
             &["--offline", "--revert", "--steps", "0"],
-            "error: --steps must be at least 1",
+            "error: a revert of 0 steps does nothing; pass --steps 1 or more",
         ),
         (
             &["--revert", "--to", "2099-01-01-000000"],

@@ -390,8 +390,21 @@ async fn mysql_dirty_migration_resolved_as_applied() -> TestResult {
     assert_eq!(code, Some(2));
 
     crate::support::execute(&db, "CREATE INDEX ix_users_nickname ON users (nickname)").await?;
-    let (code, stdout, stderr) =
-        run_botdb(&t.url, &dir, &["resolve", "20300101000000", "--applied"]);
+    // The up.sql still has its typo, so botdb cannot build the schema it would produce to
+    // check the operator's work: it refuses, still dirty, until told --force.
+    let (code, _, stderr) = run_botdb(&t.url, &dir, &["resolve", "20300101000000", "--applied"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot resolve 2030-01-01-000000_typo as applied: building the schema the migrations produce there failed: ")
+            && stderr.trim_end().ends_with("nothing was recorded: fix that, or pass --force to record it anyway"),
+        "{stderr}"
+    );
+    assert_eq!(recorded_versions(&db).await?, VERSIONS);
+    let (code, stdout, stderr) = run_botdb(
+        &t.url,
+        &dir,
+        &["resolve", "20300101000000", "--applied", "--force"],
+    );
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stdout.contains(
@@ -613,7 +626,7 @@ async fn destructive_reverts_are_guarded(t: TestDb) -> TestResult {
     );
     let (code, stderr, _) = revert(&["--all", "--yes"]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("reverting deletes data: "), "{stderr}");
+    assert!(stderr.contains("revert deletes data: "), "{stderr}");
     assert!(crate::support::bot_tables(&db.introspect().await?).is_empty());
     Ok(())
 }
@@ -665,7 +678,7 @@ async fn redo_refuses_to_delete_data_without_yes(t: TestDb) -> TestResult {
         assert!(stdout.is_empty(), "nothing ran: {stdout}");
         assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
         assert!(
-            stderr.contains("refusing to revert without --yes: it would delete")
+            stderr.contains("refusing to redo without --yes: it would delete")
                 && stderr.contains("nothing was changed"),
             "{stderr}"
         );
@@ -688,7 +701,7 @@ async fn redo_refuses_to_delete_data_without_yes(t: TestDb) -> TestResult {
     // With --yes it goes ahead: every row stays, the dropped column's values are gone.
     let (code, stdout, stderr) = redo(&["--steps", "5", "--yes"]);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("reverting deletes data: "), "{stderr}");
+    assert!(stderr.contains("redo deletes data: "), "{stderr}");
     assert!(stdout.contains("redo: "), "{stdout}");
     let after = state().await?;
     assert_eq!(
@@ -754,10 +767,10 @@ fn destructive_revert_asks_on_a_terminal() -> TestResult {
 
     let (code, screen) = on_terminal("n\n")?;
     assert_eq!(code, Some(2), "{screen}");
-    assert!(screen.contains("reverting deletes data: "), "{screen}");
+    assert!(screen.contains("revert deletes data: "), "{screen}");
     assert!(screen.contains("table purchases (3 rows)"), "{screen}");
     assert!(
-        screen.contains("Revert and delete this data? [y/N]"),
+        screen.contains("revert and delete this data? [y/N]"),
         "{screen}"
     );
     assert!(

@@ -34,7 +34,8 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
     print_adoption(&mut out, &adoption)?;
     writeln!(
         out,
-        "{pending} migrations pending; `botdb migrate` applies them"
+        "{} pending; `botdb migrate` applies them",
+        botdb::migration::report::plural(pending, "migration")
     )?;
     Ok(ExitCode::SUCCESS)
 }

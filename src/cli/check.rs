@@ -23,6 +23,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
+    botdb::ops::setup::require_existing(&global.url()?)?;
     let db = global.connect().await?;
     let report = db.check().await?;
     let mut out = std::io::stdout();
@@ -39,12 +40,12 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         for d in &report.models {
             writeln!(out, "schema.rs {d}")?;
         }
-        let at = report.at.as_deref().unwrap_or("no migration applied");
         for m in &report.unrecorded {
             writeln!(
                 out,
                 "history  {m}: not recorded as applied, although later migrations are; \
-                 if its schema is in place, `botdb stamp {at}` records it"
+                 if its schema is in place, `botdb stamp {}` records it",
+                report.at.as_deref().unwrap_or_default()
             )?;
         }
         if report.pending > 0 {
@@ -60,7 +61,11 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
             "no drift"
         };
         let count = report.migrations.len() + report.models.len() + report.unrecorded.len();
-        writeln!(out, "{verdict}: {} at {at}", plural(count, "difference"))?;
+        let at = match report.at.as_deref() {
+            Some(version) => format!("at {version}"),
+            None => "with no migration applied".to_string(),
+        };
+        writeln!(out, "{verdict}: {} {at}", plural(count, "difference"))?;
     }
     Ok(if report.drifted() {
         ExitCode::from(EXIT_CHECK_FAILED)

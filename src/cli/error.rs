@@ -105,7 +105,7 @@ impl CliError {
                 code: e.code(),
                 migration: e.migration().map(str::to_string),
                 statement: e.statement().map(str::to_string),
-                message: e.to_string(),
+                message: super::wording::for_cli(e.to_string()),
             },
         }
     }

@@ -12,6 +12,7 @@ mod migrate;
 mod output;
 mod print_sql;
 mod redo;
+mod repair;
 mod reset;
 mod resolve;
 mod revert;
@@ -22,6 +23,7 @@ mod setup;
 mod stamp;
 mod status;
 mod verify;
+mod wording;
 
 use std::process::ExitCode;
 
@@ -100,6 +102,8 @@ pub enum Command {
     Resolve(resolve::Args),
     /// Print a shell completion script (see README for where to put it).
     Completions(completions::Args),
+    /// Accept a deliberate edit of an applied migration once, by recording its new checksum.
+    Repair(repair::Args),
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
@@ -118,6 +122,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Seed(args) => seed::run(args, &cli.global).await,
         Command::Resolve(args) => resolve::run(args, &cli.global).await,
         Command::Completions(args) => completions::run(args),
+        Command::Repair(args) => repair::run(args, &cli.global).await,
     }
 }
 

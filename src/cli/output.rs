@@ -258,9 +258,9 @@ pub fn print_adoption(out: &mut impl Write, adoption: &Adoption) -> Result<(), C
     };
     writeln!(
         out,
-        "adopted Alembic revision {}: {} migrations recorded as applied, alembic_version {kept}",
+        "adopted Alembic revision {}: {} recorded as applied, alembic_version {kept}",
         adoption.revision,
-        adoption.stamped.len()
+        plural(adoption.stamped.len(), "migration")
     )?;
     Ok(())
 }

@@ -27,6 +27,7 @@ pub struct Args {
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let target = RevertTarget::Steps(args.steps);
     let (db, report, progress) = guarded_revert(
+        "redo",
         global,
         &args.backups,
         &target,

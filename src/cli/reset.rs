@@ -14,7 +14,7 @@ use super::output::Progress;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Confirm that every row may be deleted.
-    #[arg(long)]
+    #[arg(long, short = 'y')]
     pub yes: bool,
 
     /// Allow a database server that is not on this machine.

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use botdb::ops::adopt::Resolution;
+use botdb::ops::adopt::{Resolution, SchemaCheck};
 
 use super::args::GlobalArgs;
 use super::error::CliError;
@@ -12,7 +12,8 @@ use serde_json::json;
 
 /// Settle a migration that failed part-way on MySQL/MariaDB (the database is "dirty").
 /// First make the schema match one side by hand, then say which: --applied records the
-/// migration as applied, --reverted as not applied. Like golang-migrate's `force`.
+/// migration as applied, --reverted as not applied. Like golang-migrate's `force`, but it
+/// first checks that the schema really is that side's, and refuses if not.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The dirty migration's version.
@@ -30,6 +31,10 @@ pub struct Args {
     /// The schema has none of it.
     #[arg(long)]
     pub reverted: bool,
+
+    /// Record it even though the schema differs from what the migrations produce there.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
@@ -39,7 +44,12 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
     } else {
         Resolution::Reverted
     };
-    let id = db.resolve(&args.target, resolution).await?;
+    let check = if args.force {
+        SchemaCheck::Skip
+    } else {
+        SchemaCheck::Compare
+    };
+    let id = db.resolve(&args.target, resolution, check).await?;
     if global.format == Format::Json {
         print_json(&json!({
             "database": db.url().redacted(),

@@ -35,6 +35,7 @@ pub struct Args {
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let target = RevertTarget::from_flags(args.steps, args.to.as_deref(), args.all);
     let (db, report, progress) = guarded_revert(
+        "revert",
         global,
         &args.backups,
         &target,

@@ -14,6 +14,7 @@ use super::output::Progress;
 /// to `target` deletes (and asks), backs a SQLite database up, then runs `work`, and puts
 /// the backup back if `work` fails.
 pub async fn guarded_revert(
+    verb: &str,
     global: &GlobalArgs,
     backups: &BackupArgs,
     target: &RevertTarget,
@@ -21,7 +22,7 @@ pub async fn guarded_revert(
     work: impl AsyncFnOnce(&Database, &mut Progress) -> botdb::Result<Report>,
 ) -> Result<(Database, Report, Progress), CliError> {
     let (db, lock) = global.connect_locked().await?;
-    confirm_losses(&db, target, yes).await?;
+    confirm_losses(&db, verb, target, yes).await?;
     let applied: Vec<String> = db
         .status()
         .await?
@@ -153,7 +154,13 @@ async fn state(db: &Database) -> String {
 
 /// Before a revert: says what data it would delete and asks for confirmation on a
 /// terminal; elsewhere it refuses unless `yes`.
-async fn confirm_losses(db: &Database, target: &RevertTarget, yes: bool) -> Result<(), CliError> {
+/// `verb` is the command, `revert` or `redo`, as the refusal names it.
+async fn confirm_losses(
+    db: &Database,
+    verb: &str,
+    target: &RevertTarget,
+    yes: bool,
+) -> Result<(), CliError> {
     use botdb::Error;
     let losses = match db.revert_losses(target).await {
         Ok(losses) => losses,
@@ -166,13 +173,12 @@ async fn confirm_losses(db: &Database, target: &RevertTarget, yes: bool) -> Resu
             | Error::Dirty { .. }),
         ) => return Err(e.into()),
         Err(e) if yes => {
-            tracing::warn!("cannot tell what the revert deletes ({e}); going on because of --yes");
+            tracing::warn!("cannot tell what the {verb} deletes ({e}); going on because of --yes");
             return Ok(());
         }
         Err(e) => {
-            let message = format!(
-                "cannot tell what reverting would delete ({e}); pass --yes to revert anyway"
-            );
+            let message =
+                format!("cannot tell what {verb} would delete ({e}); pass --yes to {verb} anyway");
             return Err(Error::Refused(message).into());
         }
     };
@@ -185,24 +191,24 @@ async fn confirm_losses(db: &Database, target: &RevertTarget, yes: bool) -> Resu
         .collect::<Vec<_>>()
         .join(", ");
     if yes {
-        let _ = writeln!(io::stderr(), "reverting deletes data: {summary}");
+        let _ = writeln!(io::stderr(), "{verb} deletes data: {summary}");
         return Ok(());
     }
     if io::stdin().is_terminal() && io::stderr().is_terminal() {
-        let _ = writeln!(io::stderr(), "reverting deletes data: {summary}");
-        let _ = write!(io::stderr(), "Revert and delete this data? [y/N] ");
+        let _ = writeln!(io::stderr(), "{verb} deletes data: {summary}");
+        let _ = write!(io::stderr(), "{verb} and delete this data? [y/N] ");
         let mut answer = String::new();
         io::stdin().read_line(&mut answer).map_err(|e| {
             CliError::Other(format!(
-                "cannot read the answer from the terminal ({e}); nothing was changed: pass --yes to revert without asking"
+                "cannot read the answer from the terminal ({e}); nothing was changed: pass --yes to {verb} without asking"
             ))
         })?;
         if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
             return Ok(());
         }
-        return Err(Error::Refused("revert cancelled; nothing was changed".into()).into());
+        return Err(Error::Refused(format!("{verb} cancelled; nothing was changed")).into());
     }
     let message =
-        format!("refusing to revert without --yes: it would delete {summary}; nothing was changed");
+        format!("refusing to {verb} without --yes: it would delete {summary}; nothing was changed");
     Err(Error::Refused(message).into())
 }

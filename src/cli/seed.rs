@@ -16,12 +16,14 @@ use serde_json::json;
 pub struct Args {}
 
 pub async fn run(_args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
+    botdb::ops::setup::require_existing(&global.url()?)?;
     let db = global.connect_to_write().await?;
     let pending = db.status().await?.pending().count();
     if pending > 0 {
         let message = format!(
-            "cannot seed {}: {pending} migrations are pending; run `botdb migrate` first",
-            db.url()
+            "cannot seed {}: {} pending; run `botdb migrate` first",
+            db.url(),
+            botdb::migration::report::plural(pending, "migration")
         );
         return Err(Error::Refused(message).into());
     }

@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use botdb::migration::report::plural;
+use botdb::ops::adopt::{read_alembic, AlembicState};
 use botdb::State;
 use chrono::format::{Item, StrftimeItems};
 
@@ -34,6 +36,13 @@ pub struct Args {
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let url = global.url()?;
     let status = botdb::read_status(&url, &global.pool_options(), &global.source()).await?;
+    // Only a database with nothing applied can be an Alembic one still to adopt, so the
+    // usual status makes no second connection.
+    let alembic = if status.applied().next().is_none() {
+        read_alembic(&url, &global.pool_options(), &global.source()).await?
+    } else {
+        None
+    };
 
     // One write at the end instead of one per line: a history can be long.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -44,6 +53,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
             "migrations": status.migrations,
             "applied": status.applied().count(),
             "pending": status.pending().count(),
+            "alembic": alembic,
         });
         writeln!(out, "{json:#}")?;
     } else {
@@ -88,6 +98,9 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
                 "{applied} applied, {pending} pending, {running} being applied by another process"
             )?,
         }
+        if let Some(alembic) = &alembic {
+            writeln!(out, "{}", explain_alembic(alembic))?;
+        }
     }
     out.flush()?;
     match status.problem() {
@@ -106,4 +119,24 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         return Ok(ExitCode::from(EXIT_CHECK_FAILED));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the Alembic revision means and what `migrate` will do with it.
+fn explain_alembic(a: &AlembicState) -> String {
+    if !a.known {
+        return format!(
+            "alembic: the Python bot's Alembic left revision {}, which is not one of the bot's revisions: `botdb migrate` refuses to adopt it; `botdb stamp` the version its schema is at",
+            a.revision
+        );
+    }
+    let at = a
+        .migration
+        .as_deref()
+        .unwrap_or("no migration (an empty schema)");
+    format!(
+        "alembic: the Python bot's Alembic left revision {} ({at}); `botdb migrate` will check the schema, adopt {} (record them as applied without running them) and apply {}",
+        a.revision,
+        plural(a.adopt, "migration"),
+        a.apply
+    )
 }

@@ -158,7 +158,7 @@ where
     pool.get_owned().await.map_err(|e| Error::Connect {
         url: backend.to_string(),
         message: one_line(&e.to_string()),
-        hint: "the connection pool could not hand out a connection; raise --pool-size or --connect-timeout",
+        hint: "the connection pool could not hand out a connection; use a larger pool or a longer connect timeout (`PoolOptions::max_size`, `PoolOptions::connect_timeout`)",
     })
 }
 
@@ -355,10 +355,14 @@ pub(crate) fn connect_error(url: &DatabaseUrl, raw: &str) -> Error {
         "a process died while writing it and left a hot journal (<database>-journal) that SQLite must roll back before the database can be read, which needs write access: run botdb once as a user who may write the file and its folder (or fix their permissions)"
     } else if let Some(environment) = environment {
         environment.hint()
+    } else if lower.contains("role \"") && lower.contains("does not exist") {
+        "the server has no user (role) of that name: fix the user name in the database URL, or create the role with its password (CREATE ROLE … LOGIN PASSWORD …)"
+    } else if lower.contains("access denied") && lower.contains("to database") {
+        "the user may not use this database: grant it the privileges (GRANT ALL ON db.* TO …), or, if the database does not exist yet, create it with `botdb setup` as a user who may"
     } else if lower.contains("password") || lower.contains("access denied") {
-        "check the user name and password in the database URL"
+        "check the user name and password in the database URL (percent-encode special characters in the password), and that this user may log in from this host"
     } else if lower.contains("does not exist") || lower.contains("unknown database") {
-        "create the database first (e.g. CREATE DATABASE), or fix its name in the URL"
+        "create the database with `botdb setup` (or CREATE DATABASE), or fix its name in the URL"
     } else if lower.contains("unable to open")
         || lower.contains("readonly")
         || lower.contains("read-only")

@@ -213,8 +213,9 @@ fn rolled_back(in_transaction: usize, committed: usize, advice: &str) -> String 
     if committed == 0 {
         format!("{undone}, so the database is as it was before: {advice}")
     } else {
+        let stay = if committed == 1 { "stays" } else { "stay" };
         format!(
-            "{undone}; the {} this run committed before that (in separate transactions) stay applied: {advice}",
+            "{undone}; the {} this run committed before that (in separate transactions) {stay} applied: {advice}",
             migrations(committed)
         )
     }

@@ -232,7 +232,7 @@ pub fn lock_timed_out(message: &str) -> bool {
 }
 
 /// What to do after a lock wait timed out.
-pub const LOCK_ADVICE: &str = "another session holds a lock on a table the migration needs: let it finish (or end it), then run again; --lock-timeout sets how long botdb waits";
+pub const LOCK_ADVICE: &str = "another session holds a lock on a table the migration needs: let it finish (or end it), then run again; the lock timeout (`Database::with_lock_timeout`) sets how long botdb waits";
 /// What to do after a migration's SQL failed with the database's `message`: `fix` (edit the
 /// migration), unless the message says the cause lies around the SQL (a lock, a read-only
 /// or full database), which no edit fixes.

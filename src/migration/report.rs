@@ -113,11 +113,4 @@ impl Drop for RunningGuard {
     }
 }
 
-/// `1 migration`, `2 migrations`: a count with its noun.
-pub fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("{n} {word}")
-    } else {
-        format!("{n} {word}s")
-    }
-}
+pub use crate::error::{plural, plural_applied};

@@ -7,8 +7,10 @@ use diesel::{ExpressionMethods, QueryDsl, QueryableByName};
 use diesel_async::{AsyncConnection, RunQueryDsl, SimpleAsyncConnection};
 use scoped_futures::ScopedFutureExt;
 
+use crate::config::DatabaseUrl;
 use crate::database::Database;
 use crate::db::with_connection;
+use crate::db::PoolOptions;
 use crate::error::{Doing, Error, Result};
 use crate::introspect::compare::{compare, Difference};
 use crate::introspect::Introspect;
@@ -18,8 +20,9 @@ use crate::migration::bookkeeping::tables::__diesel_schema_migrations::dsl::{
 use crate::migration::bookkeeping::{
     create_sql, forget_applied, record_applied, track, untrack, TrackState, BOOKKEEPING_TABLE,
 };
-use crate::migration::catalog::MigrationId;
+use crate::migration::catalog::{MigrationId, Source};
 use crate::migration::report::{Adoption, Stamped};
+use crate::migration::status::State;
 use crate::ops::alembic::{self, ALEMBIC_TABLE};
 use crate::ops::scratch::schema_at;
 
@@ -32,11 +35,68 @@ struct Revision {
     version_num: String,
 }
 
+/// Whether `stamp` and `resolve` first compare the live schema with the one the
+/// migrations produce at the version they are about to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SchemaCheck {
+    /// Refuse, recording nothing, when the schema differs (the default).
+    #[default]
+    Compare,
+    /// Record without looking: the caller knows the schema better than the history does.
+    Skip,
+}
+
 impl Database {
     /// Makes the recorded migrations exactly those up to and including `to` (the newest
-    /// when `None`), without running any SQL of theirs, like Alembic's `stamp`.
-    pub async fn stamp(&self, to: Option<&str>) -> Result<Stamped> {
-        self.locked(self.stamp_unlocked(to)).await
+    /// when `None`), without running any SQL of theirs, like Alembic's `stamp`. With
+    /// [`SchemaCheck::Compare`] it first checks that the schema is the one the migrations
+    /// produce at that version (as adoption does), and refuses if not.
+    pub async fn stamp(&self, to: Option<&str>, check: SchemaCheck) -> Result<Stamped> {
+        self.locked(async {
+            if check == SchemaCheck::Compare {
+                let target = match to {
+                    Some(v) => Some(self.catalog()?.find(v)?.id.clone()),
+                    None => self.known_migrations()?.last().cloned(),
+                };
+                let name = target.as_ref().map_or("no migration", |m| m.name.as_str());
+                self.expect_schema_at(
+                    target.as_ref().map(|m| m.version.as_str()),
+                    format!("stamp {name}"),
+                )
+                .await?;
+            }
+            self.stamp_unlocked(to).await
+        })
+        .await
+    }
+
+    /// Refuses with the differences when the live schema is not the one the migrations
+    /// produce up to `at` (an empty one when `None`). `action` names what is refused.
+    async fn expect_schema_at(&self, at: Option<&str>, action: String) -> Result<()> {
+        let expected = match schema_at(self, at).await {
+            Ok(schema) => schema,
+            Err(e) => {
+                return Err(Error::SchemaUnchecked {
+                    action,
+                    error: Box::new(e),
+                })
+            }
+        };
+        let actual = self.introspect().await?;
+        // alembic_version is the Python bot's bookkeeping, which adoption keeps.
+        let differences: Vec<String> = compare(&expected, &actual, None)
+            .iter()
+            .filter(|d| d.table != ALEMBIC_TABLE)
+            .map(Difference::to_string)
+            .collect();
+        if differences.is_empty() {
+            return Ok(());
+        }
+        Err(Error::SchemaMismatch {
+            action,
+            count: differences.len(),
+            differences: differences.join("; "),
+        })
     }
 
     async fn stamp_unlocked(&self, to: Option<&str>) -> Result<Stamped> {
@@ -169,8 +229,8 @@ impl Database {
             return Err(Error::Adoption {
                 revision,
                 reason: format!(
-                    "the schema does not match that revision ({} differences: {})",
-                    differences.len(),
+                    "the schema does not match that revision ({}: {})",
+                    crate::error::plural(differences.len(), "difference"),
                     differences
                         .iter()
                         .map(Difference::to_string)
@@ -206,7 +266,7 @@ impl Database {
         }
         if !drop {
             return Err(no_table(
-                "botdb already manages this database (it was adopted before); pass --drop-alembic-version to drop the table once the Python bot no longer reads it",
+                "botdb already manages this database (it was adopted before); drop the table (`Database::adopt(true)`) once the Python bot no longer reads it",
             ));
         }
         let revision = with_connection!(self.pool(), |conn| {
@@ -268,7 +328,16 @@ pub enum Resolution {
 impl Database {
     /// Clears a dirty migration (MySQL, after a failure part-way) once the operator has
     /// fixed the schema by hand, like golang-migrate's `force`.
-    pub async fn resolve(&self, wanted: &str, resolution: Resolution) -> Result<MigrationId> {
+    ///
+    /// With [`SchemaCheck::Compare`] it first checks that the schema really is the one the
+    /// migrations produce with it applied (`Applied`) or with the one before it applied
+    /// (`Reverted`), and refuses if not.
+    pub async fn resolve(
+        &self,
+        wanted: &str,
+        resolution: Resolution,
+        check: SchemaCheck,
+    ) -> Result<MigrationId> {
         self.locked(async {
             let migration = self.catalog()?.find(wanted)?;
             let id = migration.id.clone();
@@ -278,6 +347,22 @@ impl Database {
                 .any(|t| t.version == id.version && t.state != TrackState::Applied)
             {
                 return Err(Error::NotDirty(id.name));
+            }
+            if check == SchemaCheck::Compare {
+                let (at, action) = match resolution {
+                    Resolution::Applied => (
+                        Some(id.version.clone()),
+                        format!("resolve {} as applied", id.name),
+                    ),
+                    Resolution::Reverted => (
+                        self.known_migrations()?
+                            .into_iter()
+                            .rfind(|m| m.version < id.version)
+                            .map(|m| m.version),
+                        format!("resolve {} as reverted", id.name),
+                    ),
+                };
+                self.expect_schema_at(at.as_deref(), action).await?;
             }
             let backend = self.backend();
             let forget = forget_applied(backend, &id.version)?;
@@ -303,4 +388,101 @@ impl Database {
         })
         .await
     }
+}
+
+impl Database {
+    /// Accepts a deliberate edit of an applied migration's up.sql once, like Flyway's
+    /// `repair`: records the migration's current checksum, so status and migrate no longer
+    /// report it as changed. Refuses a migration that is not applied or not changed.
+    pub async fn repair(&self, wanted: &str) -> Result<MigrationId> {
+        self.locked(async {
+            let migration = self.catalog()?.find(wanted)?;
+            let id = migration.id.clone();
+            let status = self.status().await?;
+            let entry = status.migrations.iter().find(|e| e.version == id.version);
+            match entry {
+                Some(e) if e.state == State::Applied && e.changed => {}
+                Some(e) if e.state == State::Applied => return Err(Error::NotChanged(id.name)),
+                _ => return Err(Error::RepairNotApplied(id.name)),
+            }
+            let sql = track(
+                self.backend(),
+                &id.version,
+                &migration.checksum,
+                TrackState::Applied,
+            )?;
+            with_connection!(self.pool(), |conn| {
+                let work = transaction_body(&*conn, |conn| {
+                    async move { conn.batch_execute(&sql).await }.scope_boxed()
+                });
+                (*conn)
+                    .transaction(work)
+                    .await
+                    .map_err(|e| Error::query(Doing::RecordChecksums, e))?;
+            });
+            tracing::debug!(migration = %id, "recorded the edited up.sql's checksum");
+            Ok(id)
+        })
+        .await
+    }
+}
+
+/// What `migrate` would do with a database the Python bot's Alembic managed, for `status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AlembicState {
+    /// The revision in `alembic_version`, e.g. `5ca0f991801d`.
+    pub revision: String,
+    /// Whether it is one of the bot's revisions botdb can adopt.
+    pub known: bool,
+    /// The botdb migration whose schema that revision has (`None`: none yet, or unknown).
+    pub migration: Option<String>,
+    /// The migrations `migrate` records as applied without running them (after checking
+    /// the schema).
+    pub adopt: usize,
+    /// The migrations it then applies.
+    pub apply: usize,
+}
+
+/// The Alembic revision of the database at `url` and what `migrate` would do with it;
+/// `None` when it is not an Alembic database botdb has yet to adopt. Never writes:
+/// SQLite is opened read-only, and a missing file is not created.
+pub async fn read_alembic(
+    url: &DatabaseUrl,
+    options: &PoolOptions,
+    source: &Source,
+) -> Result<Option<AlembicState>> {
+    if url.sqlite_path().is_some_and(|p| !p.exists()) {
+        return Ok(None);
+    }
+    let options = PoolOptions {
+        read_only: true,
+        ..options.clone()
+    };
+    let db = Database::connect_with(url.clone(), &options)
+        .await?
+        .with_source(source.clone());
+    let Some(revision) = db.alembic_revision().await? else {
+        return Ok(None);
+    };
+    let known = db.known_migrations()?;
+    let step = alembic::revision(&revision);
+    let adopt = match step.and_then(|s| s.version) {
+        Some(v) => known.iter().filter(|m| m.version.as_str() <= v).count(),
+        None => 0,
+    };
+    let migration = step
+        .and_then(|s| s.version)
+        .and_then(|v| known.iter().find(|m| m.version == v))
+        .map(|m| m.name.clone());
+    Ok(Some(AlembicState {
+        revision,
+        known: step.is_some(),
+        migration,
+        adopt,
+        apply: if step.is_some() {
+            known.len() - adopt
+        } else {
+            0
+        },
+    }))
 }

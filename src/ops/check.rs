@@ -119,19 +119,32 @@ async fn verify_on(db: &Database) -> Result<VerifyReport> {
         db.apply_pending(Some(&m.version), &mut |_| {}).await?;
         at_step.push(db.introspect().await?);
     }
+    // A leftover stays through every later step: it is reported at the step that left
+    // it, not again at each step after.
+    let mut seen: Vec<String> = Vec::new();
     let mut check = |when: String, expected: &Schema, actual: &Schema| {
-        if expected != actual {
-            let lines: Vec<String> = compare(expected, actual, None)
+        if expected == actual {
+            seen.clear();
+            return;
+        }
+        let lines: Vec<String> = compare(expected, actual, None)
+            .iter()
+            .map(Difference::to_string)
+            .collect();
+        let new: Vec<&String> = lines.iter().filter(|l| !seen.contains(l)).collect();
+        if lines.is_empty() {
+            report.failures.push(format!(
+                "{when}: the schema differs in names, types or column order"
+            ));
+        } else if !new.is_empty() {
+            let detail = new
                 .iter()
-                .map(Difference::to_string)
-                .collect();
-            let detail = if lines.is_empty() {
-                "the schema differs in names, types or column order".to_string()
-            } else {
-                lines.join("; ")
-            };
+                .map(|l| l.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
             report.failures.push(format!("{when}: {detail}"));
         }
+        seen = lines;
     };
     for (i, m) in known.iter().enumerate().rev() {
         db.revert(&RevertTarget::Steps(1), &mut |_| {}).await?;

@@ -56,17 +56,20 @@ pub fn script(
             (steps, "revert")
         }
     };
-    let at = current.as_deref().unwrap_or("no migration applied");
+    let at = match current.as_deref() {
+        Some(version) => format!("is at {version}"),
+        None => "has no migration applied".to_string(),
+    };
     if steps.is_empty() {
         return Ok(format!(
-            "-- botdb print-sql ({dialect}): nothing to {verb}; the database is at {at}.\n"
+            "-- botdb print-sql ({dialect}): nothing to {verb}; the database {at}.\n"
         ));
     }
 
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "-- botdb print-sql ({dialect}): {verb}, {}; the database is at {at}",
+        "-- botdb print-sql ({dialect}): {verb}, {}; the database {at}",
         plural(steps.len(), "migration")
     );
     let _ = writeln!(out, "-- Apply with: {}", dialect.client_hint());

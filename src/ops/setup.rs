@@ -51,3 +51,14 @@ pub async fn reset(
     let (_, db, report) = setup(url, options, source).await?;
     Ok((db, report))
 }
+
+/// Refuses a SQLite URL whose file does not exist, so that a command meant for an existing
+/// database (seed, check) creates no empty file, nor its folder.
+pub fn require_existing(url: &DatabaseUrl) -> Result<()> {
+    match url.sqlite_path() {
+        Some(path) if !path.exists() => Err(Error::NoSuchDatabase {
+            url: url.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
