@@ -10,6 +10,7 @@
 //! but `error` and `backend`.
 
 pub mod bot;
+pub mod schema_rs;
 
 use serde::{Deserialize, Serialize};
 
