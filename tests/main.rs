@@ -6,6 +6,7 @@ mod adoption;
 mod arch;
 mod cli;
 mod crash;
+mod declared_model;
 mod direct_url;
 mod errors;
 mod faults_catalog;

@@ -4,12 +4,14 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryableByName;
 use diesel_async::{AsyncMysqlConnection, RunQueryDsl};
 
+use crate::backend::Backend;
 use crate::error::{Doing, Result};
 use crate::introspect::{
     column_default, column_type, foreign_keys, indexes, settle, sorted, split_list, user_tables,
     ForeignKeyRow, IndexRow, Introspect, Name, Schema,
 };
 use crate::model::{Column, Table};
+use crate::sql::identifier;
 
 #[derive(QueryableByName)]
 struct MysqlColumn {
@@ -35,6 +37,26 @@ struct MysqlIndex {
     columns: String,
 }
 
+#[derive(QueryableByName)]
+struct MysqlForeignKey {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    columns: String,
+    #[diesel(sql_type = Text)]
+    references: String,
+    #[diesel(sql_type = Text)]
+    referenced_columns: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    on_delete: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct CreateTable {
+    #[diesel(sql_type = Text, column_name = "Create Table")]
+    create: String,
+}
+
 impl Introspect for AsyncMysqlConnection {
     async fn tables(&mut self) -> Result<Vec<String>> {
         let names: Vec<Name> = catalogue_rows!(
@@ -58,12 +80,14 @@ impl Introspect for AsyncMysqlConnection {
                  GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ',') AS columns \
                  FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
                  GROUP BY INDEX_NAME ORDER BY INDEX_NAME <> 'PRIMARY', INDEX_NAME", &name);
-            let fk_rows: Vec<ForeignKeyRow> = catalogue_rows!(self, Doing::ReadForeignKeys, "SELECT k.CONSTRAINT_NAME AS name, \
+            // MariaDB hides REFERENTIAL_CONSTRAINTS from a role that may only SELECT, but
+            // not KEY_COLUMN_USAGE: the ON DELETE rule then comes from SHOW CREATE TABLE.
+            let fk_rows: Vec<MysqlForeignKey> = catalogue_rows!(self, Doing::ReadForeignKeys, "SELECT k.CONSTRAINT_NAME AS name, \
                  GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS columns, \
                  MAX(k.REFERENCED_TABLE_NAME) AS `references`, \
                  GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS referenced_columns, \
                  MAX(r.DELETE_RULE) AS on_delete \
-                 FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+                 FROM information_schema.KEY_COLUMN_USAGE k LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
                  ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME \
                  WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL \
                  GROUP BY k.CONSTRAINT_NAME", &name);
@@ -96,10 +120,71 @@ impl Introspect for AsyncMysqlConnection {
                 }
             }
             indexes(&mut table, rows);
+            let create = if fk_rows.iter().any(|f| f.on_delete.is_none()) {
+                let sql = format!("SHOW CREATE TABLE {}", identifier(Backend::Mysql, &name)?);
+                let rows: Vec<CreateTable> = catalogue_rows!(self, Doing::ReadForeignKeys, sql);
+                rows.into_iter()
+                    .next()
+                    .map(|r| r.create)
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let fk_rows = fk_rows
+                .into_iter()
+                .map(|f| ForeignKeyRow {
+                    on_delete: f
+                        .on_delete
+                        .unwrap_or_else(|| on_delete_in_create(&create, &f.name)),
+                    name: f.name,
+                    columns: f.columns,
+                    references: f.references,
+                    referenced_columns: f.referenced_columns,
+                })
+                .collect();
             foreign_keys(&mut table, fk_rows)?;
             settle(&mut table);
             schema.tables.push(table);
         }
         Ok(schema)
+    }
+}
+
+/// The ON DELETE rule of constraint `name` in SHOW CREATE TABLE's text, which writes one
+/// constraint per line and leaves the rule out when it is RESTRICT.
+fn on_delete_in_create(create: &str, name: &str) -> String {
+    let head = format!("CONSTRAINT `{}` FOREIGN KEY", name.replace('`', "``"));
+    let Some(line) = create.lines().find(|l| l.trim_start().starts_with(&head)) else {
+        return "RESTRICT".to_string();
+    };
+    let Some((_, rule)) = line.split_once(" ON DELETE ") else {
+        return "RESTRICT".to_string();
+    };
+    [
+        "SET NULL",
+        "SET DEFAULT",
+        "NO ACTION",
+        "CASCADE",
+        "RESTRICT",
+    ]
+    .into_iter()
+    .find(|r| rule.starts_with(r))
+    .unwrap_or("RESTRICT")
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_delete_in_create;
+
+    #[test]
+    fn on_delete_from_show_create_table() {
+        let create = "CREATE TABLE `c` (\n  `id` int(11) NOT NULL,\n  KEY `c_fk` (`p_id`),\n  \
+                      CONSTRAINT `c_fk` FOREIGN KEY (`p_id`) REFERENCES `p` (`id`) ON DELETE CASCADE,\n  \
+                      CONSTRAINT `c_fk2` FOREIGN KEY (`q_id`) REFERENCES `q` (`id`) ON DELETE SET NULL ON UPDATE CASCADE,\n  \
+                      CONSTRAINT `c_fk3` FOREIGN KEY (`r_id`) REFERENCES `r` (`id`) ON UPDATE CASCADE\n)";
+        assert_eq!(on_delete_in_create(create, "c_fk"), "CASCADE");
+        assert_eq!(on_delete_in_create(create, "c_fk2"), "SET NULL");
+        assert_eq!(on_delete_in_create(create, "c_fk3"), "RESTRICT");
     }
 }
