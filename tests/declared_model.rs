@@ -115,7 +115,10 @@ async fn check_works_for_a_read_only_role(t: TestDb) -> TestResult {
             url.to_string()
         }
     };
-    let outcome = async {
+    // Run apart, so that a failed assertion still drops the role below.
+    let owner = db.clone();
+    let outcome = tokio::spawn(async move {
+        let db = owner;
         // The role really cannot write.
         let denied = execute(
             &botdb::Database::connect(&reader).await?,
@@ -143,7 +146,7 @@ async fn check_works_for_a_read_only_role(t: TestDb) -> TestResult {
             "{json}"
         );
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
-    }
+    })
     .await;
     match t.backend {
         Backend::Postgres => {
@@ -153,7 +156,10 @@ async fn check_works_for_a_read_only_role(t: TestDb) -> TestResult {
         }
         _ => t.admin(&format!("DROP USER '{role}'@'%'")).await,
     }
-    outcome
+    match outcome {
+        Ok(result) => result,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 /// Every tree holds the same migrations, under the same folder names.
