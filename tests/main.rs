@@ -7,6 +7,7 @@ mod arch;
 mod cli;
 mod config_env;
 mod crash;
+mod declared_model;
 mod direct_url;
 mod errors;
 mod faults_catalog;

@@ -51,3 +51,63 @@ async fn a_standby_reads_and_refuses_writes() -> TestResult {
     assert_eq!(recorded_versions(&direct).await?, VERSIONS[..4]);
     Ok(())
 }
+
+/// `check` reads the history and the catalogue and creates nothing, so it runs on a
+/// standby: not up to date while migrations are pending, no drift at the head, and drift
+/// made on the primary is seen once the standby replays it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(botdb_test_standby), ignore = "set TEST_STANDBY_URL to run it")]
+async fn check_runs_on_a_standby() -> TestResult {
+    let db = TestDb::create(Backend::Postgres)
+        .await
+        .expect("test database");
+    let migrate = |args: &[&str]| {
+        let mut all = vec!["--database-url", db.url.as_str(), "migrate"];
+        all.extend_from_slice(args);
+        botdb().args(all).output().map(|o| o.status.code())
+    };
+    assert_eq!(migrate(&["--to", VERSIONS[3]])?, Some(0));
+    let standby = standby_url(&db).await;
+    let (code, out, err) = run_url(&standby, &["check"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.is_empty(), "{err}");
+    assert_eq!(
+        out.lines().last(),
+        Some(
+            format!(
+                "not up to date: 2 pending migrations at {}; run `botdb migrate`, then `botdb check`",
+                VERSIONS[3]
+            )
+            .as_str()
+        ),
+        "{out}"
+    );
+
+    assert_eq!(migrate(&[])?, Some(0));
+    let standby = standby_url(&db).await;
+    let (code, out, err) = run_url(&standby, &["check"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(
+        out.trim_end(),
+        format!("no drift: 0 differences at {}", VERSIONS[5]),
+        "{err}"
+    );
+
+    crate::support::execute(
+        &db.connect().await,
+        "ALTER TABLE users ADD COLUMN nickname VARCHAR(20)",
+    )
+    .await?;
+    let standby = standby_url(&db).await;
+    let (code, out, err) = run_url(&standby, &["check", "--json"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let json: serde_json::Value = serde_json::from_str(&out)?;
+    assert_eq!(json["drift"], true, "{json}");
+    assert_eq!(
+        json["report"]["differences"][0]["detail"], "column nickname not expected",
+        "{json}"
+    );
+    let direct = db.connect().await;
+    assert_eq!(recorded_versions(&direct).await?, VERSIONS);
+    Ok(())
+}

@@ -1,4 +1,4 @@
-//! `botdb check`: is the live schema what the migrations and src/schema.rs say?
+//! `botdb check`: is the live schema the declared model?
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -9,12 +9,12 @@ use super::args::GlobalArgs;
 use super::error::{CliError, EXIT_CHECK_FAILED};
 use super::output::Format;
 
-/// Detect drift: compare the live schema with what the migrations produce at its version
-/// (tables, columns, type families, nullability, defaults, keys, unique constraints,
-/// foreign keys with their ON DELETE action, indexes) and with src/schema.rs, and find
-/// migrations not recorded although later ones are. Prints one line per difference and
-/// exits 1 on drift. Builds the expected schema on a scratch database (a temporary file,
-/// or a temporary database on the same server).
+/// Detect drift, like `alembic check`: compare the live schema with the declared model
+/// (tables, columns, types, nullability, defaults, keys, unique constraints and indexes
+/// with their names, foreign keys with their ON DELETE action, updated_at upkeep), and
+/// find migrations not recorded although later ones are. Prints one line per difference
+/// and exits 1 on drift, or when migrations are pending (the database is not up to date,
+/// and is not compared). Reads only: works for a read-only role and on a hot standby.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Print JSON instead of lines (the same as --format json).
@@ -31,14 +31,18 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         writeln!(
             out,
             "{:#}",
-            serde_json::json!({ "drift": report.drifted(), "report": report })
+            serde_json::json!({
+                "drift": report.failed(),
+                "up_to_date": report.up_to_date(),
+                "report": report,
+            })
         )?;
     } else {
-        for d in &report.migrations {
+        for d in &report.differences {
             writeln!(out, "drift    {d}")?;
         }
-        for d in &report.models {
-            writeln!(out, "schema.rs {d}")?;
+        for d in &report.names {
+            writeln!(out, "name     {d} (not drift)")?;
         }
         for m in &report.unrecorded {
             writeln!(
@@ -48,26 +52,27 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
                 report.at.as_deref().unwrap_or_default()
             )?;
         }
-        if report.pending > 0 {
-            writeln!(
-                out,
-                "note: {} pending; src/schema.rs was not compared",
-                plural(report.pending, "migration")
-            )?;
-        }
-        let verdict = if report.drifted() {
-            "drift found"
-        } else {
-            "no drift"
-        };
-        let count = report.migrations.len() + report.models.len() + report.unrecorded.len();
         let at = match report.at.as_deref() {
             Some(version) => format!("at {version}"),
             None => "with no migration applied".to_string(),
         };
-        writeln!(out, "{verdict}: {} {at}", plural(count, "difference"))?;
+        if report.up_to_date() {
+            let verdict = if report.failed() {
+                "drift found"
+            } else {
+                "no drift"
+            };
+            let count = report.differences.len() + report.unrecorded.len();
+            writeln!(out, "{verdict}: {} {at}", plural(count, "difference"))?;
+        } else {
+            writeln!(
+                out,
+                "not up to date: {} {at}; run `botdb migrate`, then `botdb check`",
+                plural(report.pending, "pending migration")
+            )?;
+        }
     }
-    Ok(if report.drifted() {
+    Ok(if report.failed() {
         ExitCode::from(EXIT_CHECK_FAILED)
     } else {
         ExitCode::SUCCESS

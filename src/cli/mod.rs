@@ -10,6 +10,7 @@ pub mod error;
 mod format;
 mod migrate;
 mod output;
+mod print_schema;
 mod print_sql;
 mod redo;
 mod repair;
@@ -88,8 +89,10 @@ pub enum Command {
     Stamp(stamp::Args),
     /// Take over a database the Python bot's Alembic managed (migrate does this by itself).
     Adopt(adopt::Args),
-    /// Compare the live schema with the migrations and src/schema.rs; exit 1 on drift.
+    /// Compare the live schema with the declared model; exit 1 on drift or when not up to date.
     Check(check::Args),
+    /// Print src/schema.rs from the declared model (needs no database).
+    PrintSchema(print_schema::Args),
     /// Apply, revert and re-apply every migration on a scratch database, checking each step.
     Verify(verify::Args),
     /// Create the database if it does not exist, then migrate it.
@@ -116,6 +119,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Stamp(args) => stamp::run(args, &cli.global).await,
         Command::Adopt(args) => adopt::run(args, &cli.global).await,
         Command::Check(args) => check::run(args, &cli.global).await,
+        Command::PrintSchema(args) => print_schema::run(args),
         Command::Verify(args) => verify::run(args, &cli.global).await,
         Command::Setup(args) => setup::run(args, &cli.global).await,
         Command::Reset(args) => reset::run(args, &cli.global).await,

@@ -103,6 +103,7 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         }
     }
     out.flush()?;
+    warn_of_missing(&global.source(), url.backend());
     match status.problem() {
         Some(botdb::Error::Changed(_)) if args.allow_changed => {}
         Some(problem) => return Err(problem.into()),
@@ -139,4 +140,27 @@ fn explain_alembic(a: &AlembicState) -> String {
         plural(a.adopt, "migration"),
         a.apply
     )
+}
+
+/// Warns when the tree `source` holds for `backend` lacks migrations a sibling tree has:
+/// on this backend they would never run, and status would not list them.
+fn warn_of_missing(source: &botdb::Source, backend: botdb::Backend) {
+    let missing = botdb::ops::trees::missing_versions(source, backend);
+    if missing.is_empty() {
+        return;
+    }
+    let names: Vec<&str> = missing.iter().map(|m| m.id.name.as_str()).collect();
+    let mut others: Vec<&str> = missing
+        .iter()
+        .flat_map(|m| m.found_in.iter().map(|b| b.name()))
+        .collect();
+    others.sort();
+    others.dedup();
+    tracing::warn!(
+        "the {backend} migrations lack {}, which the {} migrations have: every tree must hold the same history, so add {} to migrations/{backend}/ (or remove {} from the others)",
+        names.join(", "),
+        others.join(" and "),
+        if names.len() == 1 { "it" } else { "them" },
+        if names.len() == 1 { "it" } else { "them" },
+    );
 }

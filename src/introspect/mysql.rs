@@ -1,15 +1,17 @@
 //! MySQL/MariaDB's catalogue: information_schema, in the current database.
 
-use std::collections::BTreeMap;
-
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::QueryableByName;
 use diesel_async::{AsyncMysqlConnection, RunQueryDsl};
 
+use crate::backend::Backend;
 use crate::error::{Doing, Result};
 use crate::introspect::{
-    sorted, split_list, user_tables, Column, ForeignKeyRow, Index, Introspect, Name, Schema, Table,
+    column_default, column_type, foreign_keys, indexes, settle, sorted, split_list, user_tables,
+    ForeignKeyRow, IndexRow, Introspect, Name, Schema,
 };
+use crate::model::{Column, Table};
+use crate::sql::identifier;
 
 #[derive(QueryableByName)]
 struct MysqlColumn {
@@ -22,8 +24,6 @@ struct MysqlColumn {
     #[diesel(sql_type = Nullable<Text>)]
     default_value: Option<String>,
     #[diesel(sql_type = Text)]
-    column_key: String,
-    #[diesel(sql_type = Text)]
     extra: String,
 }
 
@@ -35,6 +35,26 @@ struct MysqlIndex {
     non_unique: i64,
     #[diesel(sql_type = Text)]
     columns: String,
+}
+
+#[derive(QueryableByName)]
+struct MysqlForeignKey {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    columns: String,
+    #[diesel(sql_type = Text)]
+    references: String,
+    #[diesel(sql_type = Text)]
+    referenced_columns: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    on_delete: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct CreateTable {
+    #[diesel(sql_type = Text, column_name = "Create Table")]
+    create: String,
 }
 
 impl Introspect for AsyncMysqlConnection {
@@ -50,55 +70,121 @@ impl Introspect for AsyncMysqlConnection {
 
     async fn schema(&mut self) -> Result<Schema> {
         let mut schema = Schema::default();
-        for table in user_tables(self.tables().await?) {
+        for name in user_tables(self.tables().await?) {
             let columns: Vec<MysqlColumn> = catalogue_rows!(self, Doing::ReadColumns, "SELECT COLUMN_NAME AS name, LOWER(COLUMN_TYPE) AS data_type, IS_NULLABLE AS is_nullable, \
-                 COLUMN_DEFAULT AS default_value, COLUMN_KEY AS column_key, LOWER(EXTRA) AS extra \
+                 COLUMN_DEFAULT AS default_value, LOWER(EXTRA) AS extra \
                  FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
-                 ORDER BY ORDINAL_POSITION", &table);
-            let indexes: Vec<MysqlIndex> = catalogue_rows!(self, Doing::ReadIndexes, "SELECT INDEX_NAME AS name, CAST(MAX(NON_UNIQUE) AS SIGNED) AS non_unique, \
+                 ORDER BY ORDINAL_POSITION", &name);
+            // The primary key comes first, as the index named PRIMARY.
+            let index_rows: Vec<MysqlIndex> = catalogue_rows!(self, Doing::ReadIndexes, "SELECT INDEX_NAME AS name, CAST(MAX(NON_UNIQUE) AS SIGNED) AS non_unique, \
                  GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ',') AS columns \
                  FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
-                 AND INDEX_NAME <> 'PRIMARY' GROUP BY INDEX_NAME", &table);
-            let foreign_keys: Vec<ForeignKeyRow> = catalogue_rows!(self, Doing::ReadForeignKeys, "SELECT GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS columns, \
+                 GROUP BY INDEX_NAME ORDER BY INDEX_NAME <> 'PRIMARY', INDEX_NAME", &name);
+            // MariaDB hides REFERENTIAL_CONSTRAINTS from a role that may only SELECT, but
+            // not KEY_COLUMN_USAGE: the ON DELETE rule then comes from SHOW CREATE TABLE.
+            let fk_rows: Vec<MysqlForeignKey> = catalogue_rows!(self, Doing::ReadForeignKeys, "SELECT k.CONSTRAINT_NAME AS name, \
+                 GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS columns, \
                  MAX(k.REFERENCED_TABLE_NAME) AS `references`, \
                  GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS referenced_columns, \
                  MAX(r.DELETE_RULE) AS on_delete \
-                 FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+                 FROM information_schema.KEY_COLUMN_USAGE k LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
                  ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME \
                  WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL \
-                 GROUP BY k.CONSTRAINT_NAME", &table);
-            let triggers: Vec<Name> = catalogue_rows!(self, Doing::ReadTriggers, "SELECT TRIGGER_NAME AS name FROM information_schema.TRIGGERS \
-                 WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ? ORDER BY TRIGGER_NAME", &table);
-            let columns = columns.into_iter().map(Column::from).collect();
-            let indexes = index_map(indexes);
-            let table_rows = Table::from_rows(columns, indexes, foreign_keys, triggers);
-            schema.tables.insert(table, table_rows);
+                 GROUP BY k.CONSTRAINT_NAME", &name);
+
+            let mut table = Table::new(&name);
+            for c in &columns {
+                let ty = column_type(&name, &c.name, &c.data_type)?;
+                table.columns.push(Column {
+                    name: c.name.clone(),
+                    ty,
+                    nullable: c.is_nullable == "YES",
+                    default: column_default(&name, &c.name, ty, c.default_value.as_deref())?,
+                    auto_increment: c.extra.contains("auto_increment"),
+                });
+                // MariaDB spells it `on update current_timestamp()`.
+                if c.extra.contains("on update current_timestamp") {
+                    table.updated_at = Some(c.name.clone());
+                }
+            }
+            let mut rows = Vec::new();
+            for i in index_rows {
+                if i.name == "PRIMARY" {
+                    table.primary_key = split_list(&i.columns);
+                } else {
+                    rows.push(IndexRow {
+                        name: i.name,
+                        is_unique: i.non_unique == 0,
+                        columns: i.columns,
+                    });
+                }
+            }
+            indexes(&mut table, rows);
+            let create = if fk_rows.iter().any(|f| f.on_delete.is_none()) {
+                let sql = format!("SHOW CREATE TABLE {}", identifier(Backend::Mysql, &name)?);
+                let rows: Vec<CreateTable> = catalogue_rows!(self, Doing::ReadForeignKeys, sql);
+                rows.into_iter()
+                    .next()
+                    .map(|r| r.create)
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let fk_rows = fk_rows
+                .into_iter()
+                .map(|f| ForeignKeyRow {
+                    on_delete: f
+                        .on_delete
+                        .unwrap_or_else(|| on_delete_in_create(&create, &f.name)),
+                    name: f.name,
+                    columns: f.columns,
+                    references: f.references,
+                    referenced_columns: f.referenced_columns,
+                })
+                .collect();
+            foreign_keys(&mut table, fk_rows)?;
+            settle(&mut table);
+            schema.tables.push(table);
         }
         Ok(schema)
     }
 }
 
-impl From<MysqlColumn> for Column {
-    fn from(c: MysqlColumn) -> Self {
-        Column {
-            name: c.name,
-            data_type: c.data_type,
-            nullable: c.is_nullable == "YES",
-            default: c.default_value,
-            primary_key: c.column_key == "PRI",
-            extra: c.extra,
-        }
-    }
+/// The ON DELETE rule of constraint `name` in SHOW CREATE TABLE's text, which writes one
+/// constraint per line and leaves the rule out when it is RESTRICT.
+fn on_delete_in_create(create: &str, name: &str) -> String {
+    let head = format!("CONSTRAINT `{}` FOREIGN KEY", name.replace('`', "``"));
+    let Some(line) = create.lines().find(|l| l.trim_start().starts_with(&head)) else {
+        return "RESTRICT".to_string();
+    };
+    let Some((_, rule)) = line.split_once(" ON DELETE ") else {
+        return "RESTRICT".to_string();
+    };
+    [
+        "SET NULL",
+        "SET DEFAULT",
+        "NO ACTION",
+        "CASCADE",
+        "RESTRICT",
+    ]
+    .into_iter()
+    .find(|r| rule.starts_with(r))
+    .unwrap_or("RESTRICT")
+    .to_string()
 }
 
-fn index_map(rows: Vec<MysqlIndex>) -> BTreeMap<String, Index> {
-    rows.into_iter()
-        .map(|i| {
-            let index = Index {
-                columns: split_list(&i.columns),
-                unique: i.non_unique == 0,
-            };
-            (i.name, index)
-        })
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::on_delete_in_create;
+
+    #[test]
+    fn on_delete_from_show_create_table() {
+        let create = "CREATE TABLE `c` (\n  `id` int(11) NOT NULL,\n  KEY `c_fk` (`p_id`),\n  \
+                      CONSTRAINT `c_fk` FOREIGN KEY (`p_id`) REFERENCES `p` (`id`) ON DELETE CASCADE,\n  \
+                      CONSTRAINT `c_fk2` FOREIGN KEY (`q_id`) REFERENCES `q` (`id`) ON DELETE SET NULL ON UPDATE CASCADE,\n  \
+                      CONSTRAINT `c_fk3` FOREIGN KEY (`r_id`) REFERENCES `r` (`id`) ON UPDATE CASCADE\n)";
+        assert_eq!(on_delete_in_create(create, "c_fk"), "CASCADE");
+        assert_eq!(on_delete_in_create(create, "c_fk2"), "SET NULL");
+        assert_eq!(on_delete_in_create(create, "c_fk3"), "RESTRICT");
+    }
 }

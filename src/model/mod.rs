@@ -10,18 +10,19 @@
 //! but `error` and `backend`.
 
 pub mod bot;
+pub mod schema_rs;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A whole schema: tables in declaration order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
     /// Every table, in the order they are declared (parents before children).
     pub tables: Vec<Table>,
 }
 
 /// One table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Table {
     /// Its name.
     pub name: String,
@@ -43,7 +44,7 @@ pub struct Table {
 }
 
 /// A column's logical type: what it holds, whichever backend stores it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ColumnType {
     /// A 32-bit integer.
     Integer,
@@ -62,7 +63,7 @@ pub enum ColumnType {
 }
 
 /// A column's default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Default {
     /// The time of the insert (`CURRENT_TIMESTAMP`, `now()`).
     Now,
@@ -75,7 +76,7 @@ pub enum Default {
 }
 
 /// One column.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     /// Its name.
     pub name: String,
@@ -90,16 +91,18 @@ pub struct Column {
 }
 
 /// A named unique constraint.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Unique {
-    /// The constraint's name, e.g. `uq_purchases_payment_id`.
+    /// The constraint's name, e.g. `uq_purchases_payment_id`. Empty when it was read from
+    /// a database that keeps no name for it (SQLite's `UNIQUE (telegram_id)` without
+    /// `CONSTRAINT name`): see [`Unique::is_named`].
     pub name: String,
     /// Its columns, in order.
     pub columns: Vec<String>,
 }
 
 /// A named, non-unique index.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Index {
     /// The index's name, e.g. `ix_purchases_user_id`.
     pub name: String,
@@ -108,7 +111,7 @@ pub struct Index {
 }
 
 /// What deleting a referenced row does to the rows that reference it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum OnDelete {
     /// The delete is refused while rows reference it (`NO ACTION`, `RESTRICT`).
     NoAction,
@@ -119,9 +122,11 @@ pub enum OnDelete {
 }
 
 /// A named foreign key.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ForeignKey {
-    /// The constraint's name, e.g. `purchases_user_id_fkey`.
+    /// The constraint's name, e.g. `purchases_user_id_fkey`. Empty when it was read from
+    /// a database that keeps no name for it (SQLite's `FOREIGN KEY` without `CONSTRAINT
+    /// name`): see [`ForeignKey::is_named`].
     pub name: String,
     /// The referencing columns.
     pub columns: Vec<String>,
@@ -254,6 +259,38 @@ impl Column {
     pub fn auto_increment(mut self) -> Column {
         self.auto_increment = true;
         self
+    }
+}
+
+impl Unique {
+    /// Whether the name is known. An unnamed constraint matches a named one on the same
+    /// columns: the database could not have said what it is called.
+    pub fn is_named(&self) -> bool {
+        !self.name.is_empty()
+    }
+}
+
+impl ForeignKey {
+    /// Whether the name is known (see [`Unique::is_named`]).
+    pub fn is_named(&self) -> bool {
+        !self.name.is_empty()
+    }
+}
+
+impl Schema {
+    /// The names of the tables, in order.
+    pub fn table_names(&self) -> Vec<&str> {
+        self.tables.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    /// Whether a table called `name` exists.
+    pub fn has_table(&self, name: &str) -> bool {
+        self.table(name).is_some()
+    }
+
+    /// A column of a table, if both exist.
+    pub fn column(&self, table: &str, column: &str) -> Option<&Column> {
+        self.table(table)?.column(column)
     }
 }
 

@@ -11,3 +11,4 @@ pub mod print_sql;
 pub mod scratch;
 pub mod seed;
 pub mod setup;
+pub mod trees;
