@@ -10,18 +10,21 @@
 //! but `error` and `backend`.
 
 pub mod bot;
+pub mod ddl;
+pub mod diff;
+pub mod snapshot;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A whole schema: tables in declaration order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
     /// Every table, in the order they are declared (parents before children).
     pub tables: Vec<Table>,
 }
 
 /// One table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Table {
     /// Its name.
     pub name: String,
@@ -43,7 +46,7 @@ pub struct Table {
 }
 
 /// A column's logical type: what it holds, whichever backend stores it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ColumnType {
     /// A 32-bit integer.
     Integer,
@@ -62,7 +65,7 @@ pub enum ColumnType {
 }
 
 /// A column's default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Default {
     /// The time of the insert (`CURRENT_TIMESTAMP`, `now()`).
     Now,
@@ -75,7 +78,7 @@ pub enum Default {
 }
 
 /// One column.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     /// Its name.
     pub name: String,
@@ -90,7 +93,7 @@ pub struct Column {
 }
 
 /// A named unique constraint.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Unique {
     /// The constraint's name, e.g. `uq_purchases_payment_id`.
     pub name: String,
@@ -99,7 +102,7 @@ pub struct Unique {
 }
 
 /// A named, non-unique index.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Index {
     /// The index's name, e.g. `ix_purchases_user_id`.
     pub name: String,
@@ -108,7 +111,7 @@ pub struct Index {
 }
 
 /// What deleting a referenced row does to the rows that reference it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum OnDelete {
     /// The delete is refused while rows reference it (`NO ACTION`, `RESTRICT`).
     NoAction,
@@ -119,7 +122,7 @@ pub enum OnDelete {
 }
 
 /// A named foreign key.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ForeignKey {
     /// The constraint's name, e.g. `purchases_user_id_fkey`.
     pub name: String,
