@@ -6,7 +6,9 @@ mod adopt;
 pub mod args;
 mod check;
 pub mod error;
+mod generate;
 mod migrate;
+mod new;
 mod output;
 mod print_sql;
 mod redo;
@@ -33,7 +35,8 @@ use error::CliError;
 /// The database URL comes from --database-url, else DATABASE_URL, else the bot's DB_URL
 /// (each may be set in a .env file), else the embedded default sqlite://data/botdb.sqlite3.
 ///
-/// Exit codes: 0 success, 1 a check failed (status --check, check, verify), 2 an error,
+/// Exit codes: 0 success, 1 a check failed (status --check, check, verify) or generate found
+/// nothing to change, 2 an error,
 /// 130 interrupted by Ctrl-C or SIGTERM.
 // No Debug: `database_url` is the URL as typed, password included.
 #[derive(Parser)]
@@ -81,6 +84,12 @@ pub enum Command {
     Seed(seed::Args),
     /// Settle a migration MySQL left half-applied ("dirty") after fixing the schema by hand.
     Resolve(resolve::Args),
+    /// Create an empty migration in all three trees (sqlite, postgres, mysql).
+    New(new::Args),
+    /// Write the migration from the history's head to the declared model, for all three
+    /// backends (alias: revision --autogenerate). Needs no database.
+    #[command(alias = "revision")]
+    Generate(generate::Args),
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
@@ -98,5 +107,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Reset(args) => reset::run(args, &cli.global).await,
         Command::Seed(args) => seed::run(args, &cli.global).await,
         Command::Resolve(args) => resolve::run(args, &cli.global).await,
+        Command::New(args) => new::run(args, &cli.global).await,
+        Command::Generate(args) => generate::run(args, &cli.global).await,
     }
 }
