@@ -14,6 +14,7 @@ mod faults_errors;
 mod faults_restore;
 mod faults_waits;
 mod galera;
+mod generate;
 mod literals;
 mod local;
 mod migrations;

@@ -99,14 +99,19 @@ fn alter_columns(out: &mut Sql, t: &TableDiff) -> Result<()> {
         ));
     }
     for (c, fill) in &t.added_columns {
+        // In its declared place, so that a revert puts a dropped column back where it was.
+        let place = match t.new.columns.iter().take_while(|x| x.name != c.name).last() {
+            Some(before) => format!(" AFTER {}", q(M, &before.name)?),
+            None => " FIRST".to_string(),
+        };
         match fill {
             None => out.statement(format!(
-                "ALTER TABLE {table} ADD COLUMN {}",
+                "ALTER TABLE {table} ADD COLUMN {}{place}",
                 column_sql(&t.new, c, c.nullable)?
             )),
             Some(fill) => {
                 out.statement(format!(
-                    "ALTER TABLE {table} ADD COLUMN {}",
+                    "ALTER TABLE {table} ADD COLUMN {}{place}",
                     column_sql(&t.new, c, true)?
                 ));
                 out.statement(format!(

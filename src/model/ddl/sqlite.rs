@@ -126,9 +126,15 @@ fn needs_rebuild(t: &TableDiff) -> bool {
                 .iter()
                 .any(|f| f.columns.contains(&c.name))
     };
-    // ADD COLUMN takes no NOT NULL without a constant default, and no CURRENT_TIMESTAMP.
+    // ADD COLUMN takes no NOT NULL without a constant default, and no CURRENT_TIMESTAMP;
+    // and it appends, so a column declared before existing ones needs the rebuild.
+    let is_added = |name: &str| t.added_columns.iter().any(|(a, _)| a.name == name);
     let addable = |(c, fill): &(Column, Option<String>)| {
-        fill.is_none() && c.default != Some(Default::Now) && (c.nullable || c.default.is_some())
+        let after = t.new.columns.iter().skip_while(|x| x.name != c.name);
+        fill.is_none()
+            && c.default != Some(Default::Now)
+            && (c.nullable || c.default.is_some())
+            && after.into_iter().all(|x| is_added(&x.name))
     };
     !t.changed_columns.is_empty()
         || !t.dropped_uniques.is_empty()
