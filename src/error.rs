@@ -234,6 +234,18 @@ pub enum Error {
     #[error("{0}")]
     Refused(String),
 
+    /// The catalogue holds something the declared model has no word for (a column type or
+    /// default outside [`crate::model`]), so the live schema cannot be compared with it.
+    #[error("table {table}, column {column}: {what} is not something botdb's model can describe (types: integer, bigint, text, varchar, boolean, double, timestamp; defaults: now, integer, text, boolean); change the column or leave the table out of the schema botdb manages")]
+    Unmodelled {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// What the catalogue says, e.g. `type numeric(10,2)`.
+        what: String,
+    },
+
     /// A command that writes was pointed at a PostgreSQL hot standby.
     #[error("{url} is a read-only standby (in recovery); run this against the primary")]
     Standby {

@@ -207,7 +207,7 @@ async fn a_revert_that_fails_part_way(t: TestDb) -> TestResult {
     );
     // extra_b was dropped before the failing statement; extra_a and the version remain.
     let tables = db.introspect().await?;
-    assert!(!tables.tables.contains_key("extra_b") && tables.tables.contains_key("extra_a"));
+    assert!(!tables.has_table("extra_b") && tables.has_table("extra_a"));
     assert_eq!(
         row_counts(&db).await?,
         before.2,
@@ -464,8 +464,7 @@ async fn has_payment_type(
     Ok(db
         .introspect()
         .await?
-        .tables
-        .get("purchases")
+        .table("purchases")
         .is_some_and(|t| t.columns.iter().any(|c| c.name == "payment_type")))
 }
 

@@ -1,5 +1,6 @@
 //! The migration history on every backend: from empty, step by step with rows, and back.
 
+use botdb::model::OnDelete;
 use botdb::{RevertTarget, State};
 
 use crate::per_backend;
@@ -59,8 +60,8 @@ async fn migrate_from_empty(t: TestDb) -> TestResult {
             .and_then(|c| c.default.as_ref())
             .is_some());
         assert_eq!(
-            schema.tables[table].triggers.len(),
-            usize::from(t.backend != botdb::Backend::Mysql)
+            schema.table(table).expect("table").updated_at.as_deref(),
+            Some("updated_at")
         );
     }
     for (table, column) in [
@@ -68,25 +69,32 @@ async fn migrate_from_empty(t: TestDb) -> TestResult {
         ("purchases", "user_id"),
         ("purchases", "product_id"),
     ] {
-        let fk = schema.tables[table]
+        let fk = schema
+            .table(table)
+            .expect("table")
             .foreign_keys
             .iter()
             .find(|f| f.columns == [column])
             .ok_or(format!("no foreign key on {table}.{column}"))?;
-        assert_eq!(fk.on_delete, "CASCADE", "{table}.{column}");
+        assert_eq!(fk.on_delete, OnDelete::Cascade, "{table}.{column}");
         let index = format!("ix_{table}_{column}");
         assert_eq!(
-            schema.tables[table]
+            schema
+                .table(table)
+                .expect("table")
                 .indexes
-                .get(&index)
+                .iter()
+                .find(|i| i.name == index)
                 .map(|i| i.columns.clone()),
             Some(vec![column.to_string()])
         );
     }
-    let unique_payment = schema.tables["purchases"]
-        .indexes
-        .values()
-        .any(|i| i.unique && i.columns == ["payment_id"]);
+    let unique_payment = schema
+        .table("purchases")
+        .expect("table")
+        .uniques
+        .iter()
+        .any(|u| u.columns == ["payment_id"]);
     assert!(unique_payment, "payment_id must be unique");
     assert!(
         !schema

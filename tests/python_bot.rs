@@ -10,23 +10,18 @@ use crate::support::{execute, TestDb, TestResult, BOT_TABLES};
 
 type Shape = Vec<(String, BTreeSet<(String, bool)>, BTreeSet<Vec<String>>)>;
 
-/// Per table: (column, nullable) pairs and the column lists of unique indexes.
+/// Per table: (column, nullable) pairs and the column lists of unique constraints.
 pub fn shape(schema: &Schema) -> Shape {
     BOT_TABLES
         .iter()
         .map(|&table| {
-            let t = &schema.tables[table];
+            let t = &schema.table(table).expect("table");
             let columns = t
                 .columns
                 .iter()
                 .map(|c| (c.name.clone(), c.nullable))
                 .collect();
-            let uniques = t
-                .indexes
-                .values()
-                .filter(|i| i.unique)
-                .map(|i| i.columns.clone())
-                .collect();
+            let uniques = t.uniques.iter().map(|u| u.columns.clone()).collect();
             (table.to_string(), columns, uniques)
         })
         .collect()

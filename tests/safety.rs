@@ -293,7 +293,7 @@ async fn a_failed_run_leaves_the_database_as_it_was(t: TestDb) -> TestResult {
         "{stdout}"
     );
     assert_eq!(recorded_versions(&db).await?, crate::support::VERSIONS);
-    assert!(!db.introspect().await?.tables.contains_key("fine"));
+    assert!(!db.introspect().await?.has_table("fine"));
     Ok(())
 }
 
@@ -855,10 +855,7 @@ async fn sqlite_backups_are_kept_and_restored() -> TestResult {
     );
     let after = state().await?;
     assert_eq!(after.1, crate::support::VERSIONS[..3], "back where it was");
-    assert!(
-        !after.0.tables.contains_key("half"),
-        "the failed run's table is gone"
-    );
+    assert!(!after.0.has_table("half"), "the failed run's table is gone");
     assert_eq!(after, before, "schema, versions and rows as before the run");
 
     // --no-backup: no new file, and nothing to restore.

@@ -1,4 +1,4 @@
-//! `botdb check`: is the live schema what the migrations and src/schema.rs say?
+//! `botdb check`: is the live schema the declared model?
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -8,12 +8,12 @@ use botdb::migration::report::plural;
 use super::args::GlobalArgs;
 use super::error::{CliError, EXIT_CHECK_FAILED};
 
-/// Detect drift: compare the live schema with what the migrations produce at its version
-/// (tables, columns, type families, nullability, defaults, keys, unique constraints,
-/// foreign keys with their ON DELETE action, indexes) and with src/schema.rs, and find
-/// migrations not recorded although later ones are. Prints one line per difference and
-/// exits 1 on drift. Builds the expected schema on a scratch database (a temporary file,
-/// or a temporary database on the same server).
+/// Detect drift, like `alembic check`: compare the live schema with the declared model
+/// (tables, columns, types, nullability, defaults, keys, unique constraints and indexes
+/// with their names, foreign keys with their ON DELETE action, updated_at upkeep), and
+/// find migrations not recorded although later ones are. Prints one line per difference
+/// and exits 1 on drift, or when migrations are pending (the database is not up to date,
+/// and is not compared). Reads only: works for a read-only role and on a hot standby.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Print JSON instead of lines.
@@ -29,14 +29,18 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         writeln!(
             out,
             "{:#}",
-            serde_json::json!({ "drift": report.drifted(), "report": report })
+            serde_json::json!({
+                "drift": report.failed(),
+                "up_to_date": report.up_to_date(),
+                "report": report,
+            })
         )?;
     } else {
-        for d in &report.migrations {
+        for d in &report.differences {
             writeln!(out, "drift    {d}")?;
         }
-        for d in &report.models {
-            writeln!(out, "schema.rs {d}")?;
+        for d in &report.names {
+            writeln!(out, "name     {d} (not drift)")?;
         }
         let at = report.at.as_deref().unwrap_or("no migration applied");
         for m in &report.unrecorded {
@@ -46,22 +50,23 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
                  if its schema is in place, `botdb stamp {at}` records it"
             )?;
         }
-        if report.pending > 0 {
+        if report.up_to_date() {
+            let verdict = if report.failed() {
+                "drift found"
+            } else {
+                "no drift"
+            };
+            let count = report.differences.len() + report.unrecorded.len();
+            writeln!(out, "{verdict}: {} at {at}", plural(count, "difference"))?;
+        } else {
             writeln!(
                 out,
-                "note: {} pending; src/schema.rs was not compared",
-                plural(report.pending, "migration")
+                "not up to date: {} at {at}; run `botdb migrate`, then `botdb check`",
+                plural(report.pending, "pending migration")
             )?;
         }
-        let verdict = if report.drifted() {
-            "drift found"
-        } else {
-            "no drift"
-        };
-        let count = report.migrations.len() + report.models.len() + report.unrecorded.len();
-        writeln!(out, "{verdict}: {} at {at}", plural(count, "difference"))?;
     }
-    Ok(if report.drifted() {
+    Ok(if report.failed() {
         ExitCode::from(EXIT_CHECK_FAILED)
     } else {
         ExitCode::SUCCESS

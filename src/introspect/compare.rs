@@ -1,12 +1,13 @@
-//! Comparing two schemas by what matters to the bot, not by how they were written:
-//! tables, columns (type family, nullability, whether a default exists), primary keys,
-//! unique constraints and indexes by their columns, and foreign keys with their ON DELETE
-//! action. Column order and constraint names are ignored, because databases the Python
-//! bot created differ from botdb's in both and are still the same schema.
+//! Comparing two schemas as data. Column order never counts, and constraint names are
+//! compared apart ([`compare_names`]), only where both sides know them (see
+//! [`crate::model::Unique::is_named`]). How much else counts is the [`Strictness`]: the
+//! declared model is compared in full, while databases the Python bot created are compared
+//! by their shape, since they differ from botdb's in VARCHAR against TEXT and in how
+//! `updated_at` is kept, and are still the same schema.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::introspect::{Column, Schema, Table};
+use crate::model::{Column, ColumnType, Default, Schema, Table};
 
 /// One difference between the expected schema and the live one, as a readable line.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -23,69 +24,107 @@ impl std::fmt::Display for Difference {
     }
 }
 
-/// A type's family: the name a column's declared type goes by on any backend.
-pub fn type_family(declared: &str) -> String {
-    let t = declared.to_lowercase();
-    let base = t.split(['(', ' ']).next().unwrap_or("");
-    match base {
-        "bigint" | "int8" | "bigserial" => "bigint",
-        "int" | "integer" | "int4" | "smallint" | "int2" | "serial" | "mediumint" | "tinyint" => {
-            "integer"
-        }
-        "text" | "varchar" | "character" | "char" | "longtext" | "mediumtext" | "tinytext"
-        | "string" => "text",
-        "timestamp" | "datetime" => "timestamp",
-        "boolean" | "bool" => "boolean",
-        "real" | "double" | "float" | "numeric" | "decimal" => "number",
-        _ => base,
-    }
-    .to_string()
+/// How much of a schema a comparison looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strictness {
+    /// Tables, columns, type families (VARCHAR = TEXT), nullability, whether a column has
+    /// a default, primary-key membership, unique constraints and indexes by their columns,
+    /// foreign keys with ON DELETE. What a database the Python bot made must match.
+    Shape,
+    /// All the model says but names: exact types, default values, auto-increment, the
+    /// primary key, and `updated_at` upkeep.
+    Model,
 }
 
-/// MariaDB reports a foreign key declared without an action as RESTRICT; both refuse the delete.
-fn on_delete(action: &str) -> &str {
-    match action {
-        "RESTRICT" | "NO ACTION" => "NO ACTION",
+/// The name a column type goes by in messages.
+pub fn type_name(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Integer => "integer",
+        ColumnType::BigInt => "bigint",
+        ColumnType::Text => "text",
+        ColumnType::Varchar => "varchar",
+        ColumnType::Boolean => "boolean",
+        ColumnType::Double => "double",
+        ColumnType::Timestamp => "timestamp",
+    }
+}
+
+/// A type's family: VARCHAR and TEXT hold the same text.
+fn family(ty: ColumnType) -> ColumnType {
+    match ty {
+        ColumnType::Varchar => ColumnType::Text,
         other => other,
     }
 }
 
-/// The differences between `expected` and `actual`, limited to `tables` when given.
+fn describe_default(d: Option<&Default>) -> String {
+    match d {
+        None => "no default".into(),
+        Some(Default::Now) => "default now".into(),
+        Some(Default::Integer(i)) => format!("default {i}"),
+        Some(Default::Boolean(b)) => format!("default {b}"),
+        Some(Default::Text(t)) => format!("default '{}'", t.replace('\'', "''")),
+    }
+}
+
+/// The shape differences between `expected` and `actual`, limited to `tables` when given.
 pub fn compare(expected: &Schema, actual: &Schema, tables: Option<&[&str]>) -> Vec<Difference> {
+    compare_with(expected, actual, tables, Strictness::Shape)
+}
+
+/// The differences between `expected` and `actual` at `strictness`, limited to `tables`
+/// when given, sorted by table.
+pub fn compare_with(
+    expected: &Schema,
+    actual: &Schema,
+    tables: Option<&[&str]>,
+    strictness: Strictness,
+) -> Vec<Difference> {
     let wanted = |name: &str| tables.is_none_or(|t| t.contains(&name));
     let mut out = Vec::new();
-    let names: BTreeSet<&String> = expected.tables.keys().chain(actual.tables.keys()).collect();
+    let names: BTreeSet<&str> = expected
+        .table_names()
+        .into_iter()
+        .chain(actual.table_names())
+        .collect();
     for name in names.into_iter().filter(|n| wanted(n)) {
         let diff = |detail: String| Difference {
-            table: name.clone(),
+            table: name.to_string(),
             detail,
         };
-        match (expected.tables.get(name), actual.tables.get(name)) {
+        match (expected.table(name), actual.table(name)) {
             (Some(_), None) => out.push(diff("table missing".into())),
             (None, Some(_)) => out.push(diff("table not expected".into())),
-            (Some(e), Some(a)) => out.extend(compare_table(e, a).into_iter().map(diff)),
+            (Some(e), Some(a)) => out.extend(compare_table(e, a, strictness).into_iter().map(diff)),
             (None, None) => {}
         }
     }
     out
 }
 
-fn compare_table(expected: &Table, actual: &Table) -> Vec<String> {
+fn compare_table(expected: &Table, actual: &Table, strictness: Strictness) -> Vec<String> {
+    let model = strictness == Strictness::Model;
     let mut out = Vec::new();
     fn columns(t: &Table) -> BTreeMap<&str, &Column> {
         t.columns.iter().map(|c| (c.name.as_str(), c)).collect()
     }
     let (exp, act) = (columns(expected), columns(actual));
+    let in_key = |t: &Table, name: &str| t.primary_key.iter().any(|k| k == name);
     for (name, e) in &exp {
         let Some(a) = act.get(name) else {
             out.push(format!("column {name} missing"));
             continue;
         };
-        let (ef, af) = (type_family(&e.data_type), type_family(&a.data_type));
-        if ef != af {
+        let same_type = if model {
+            e.ty == a.ty
+        } else {
+            family(e.ty) == family(a.ty)
+        };
+        if !same_type {
             out.push(format!(
                 "column {name}: type {} expected, found {}",
-                e.data_type, a.data_type
+                type_name(e.ty),
+                type_name(a.ty)
             ));
         }
         if e.nullable != a.nullable {
@@ -96,8 +135,27 @@ fn compare_table(expected: &Table, actual: &Table) -> Vec<String> {
                 word(a.nullable)
             ));
         }
-        // A primary key's default is its sequence or auto-increment, named differently everywhere.
-        if !e.primary_key && e.default.is_some() != a.default.is_some() {
+        let (e_key, a_key) = (in_key(expected, name), in_key(actual, name));
+        if model {
+            if e.default != a.default {
+                out.push(format!(
+                    "column {name}: {} expected, found {}",
+                    describe_default(e.default.as_ref()),
+                    describe_default(a.default.as_ref())
+                ));
+            }
+            if e.auto_increment != a.auto_increment {
+                out.push(format!(
+                    "column {name}: {} expected",
+                    if e.auto_increment {
+                        "auto-increment"
+                    } else {
+                        "no auto-increment"
+                    }
+                ));
+            }
+        } else if !e_key && e.default.is_some() != a.default.is_some() {
+            // A key's default is its sequence or auto-increment, spelled differently everywhere.
             let has = |d: bool| if d { "a default" } else { "no default" };
             out.push(format!(
                 "column {name}: {} expected, found {}",
@@ -105,154 +163,165 @@ fn compare_table(expected: &Table, actual: &Table) -> Vec<String> {
                 has(a.default.is_some())
             ));
         }
-        if e.primary_key != a.primary_key {
+        if e_key != a_key {
             out.push(format!(
                 "column {name}: primary key {} expected",
-                if e.primary_key {
-                    "membership"
-                } else {
-                    "absence"
-                }
+                if e_key { "membership" } else { "absence" }
             ));
         }
     }
     for name in act.keys().filter(|n| !exp.contains_key(**n)) {
         out.push(format!("column {name} not expected"));
     }
-
-    let index_sets = |t: &Table, unique: bool| -> BTreeSet<Vec<String>> {
-        t.indexes
-            .values()
-            .filter(|i| i.unique == unique)
-            .map(|i| i.columns.clone())
-            .collect()
-    };
-    for (unique, what) in [(true, "unique constraint"), (false, "index")] {
-        let (e, a) = (index_sets(expected, unique), index_sets(actual, unique));
-        for cols in e.difference(&a) {
-            out.push(format!("{what} on ({}) missing", cols.join(", ")));
-        }
-        for cols in a.difference(&e) {
-            out.push(format!("{what} on ({}) not expected", cols.join(", ")));
-        }
+    if model
+        && expected.primary_key != actual.primary_key
+        && out.iter().all(|l| !l.contains("primary key"))
+    {
+        out.push(format!(
+            "primary key ({}) expected, found ({})",
+            expected.primary_key.join(", "),
+            actual.primary_key.join(", ")
+        ));
     }
 
-    let fks = |t: &Table| -> BTreeSet<(Vec<String>, String, Vec<String>, String)> {
+    let uniques = |t: &Table| -> Vec<(Vec<String>, String)> {
+        t.uniques
+            .iter()
+            .map(|u| (u.columns.clone(), u.name.clone()))
+            .collect()
+    };
+    let indexes = |t: &Table| -> Vec<(Vec<String>, String)> {
+        t.indexes
+            .iter()
+            .map(|i| (i.columns.clone(), i.name.clone()))
+            .collect()
+    };
+    for (what, e, a) in [
+        ("unique constraint", uniques(expected), uniques(actual)),
+        ("index", indexes(expected), indexes(actual)),
+    ] {
+        out.extend(matched(e, a, |cols| {
+            format!("{what} on ({})", cols.join(", "))
+        }));
+    }
+
+    type FkKey = (Vec<String>, String, Vec<String>, crate::model::OnDelete);
+    let fks = |t: &Table| -> Vec<(FkKey, String)> {
         t.foreign_keys
             .iter()
             .map(|f| {
                 (
-                    f.columns.clone(),
-                    f.references.clone(),
-                    f.referenced_columns.clone(),
-                    on_delete(&f.on_delete).to_string(),
+                    (
+                        f.columns.clone(),
+                        f.references.clone(),
+                        f.referenced_columns.clone(),
+                        f.on_delete,
+                    ),
+                    f.name.clone(),
                 )
             })
             .collect()
     };
-    let (e, a) = (fks(expected), fks(actual));
-    for (cols, table, refs, action) in e.difference(&a) {
+    out.extend(matched(
+        fks(expected),
+        fks(actual),
+        |(cols, table, refs, action)| {
+            format!(
+                "foreign key ({}) -> {table}({}) ON DELETE {}",
+                cols.join(", "),
+                refs.join(", "),
+                match action {
+                    crate::model::OnDelete::NoAction => "NO ACTION",
+                    crate::model::OnDelete::Cascade => "CASCADE",
+                    crate::model::OnDelete::SetNull => "SET NULL",
+                }
+            )
+        },
+    ));
+
+    if model && expected.updated_at != actual.updated_at {
+        let upkeep = |c: &Option<String>| match c {
+            Some(c) => format!("{c} kept at the last update"),
+            None => "no updated_at upkeep".to_string(),
+        };
         out.push(format!(
-            "foreign key ({}) -> {table}({}) ON DELETE {action} missing",
-            cols.join(", "),
-            refs.join(", ")
-        ));
-    }
-    for (cols, table, refs, action) in a.difference(&e) {
-        out.push(format!(
-            "foreign key ({}) -> {table}({}) ON DELETE {action} not expected",
-            cols.join(", "),
-            refs.join(", ")
+            "{} expected, found {}",
+            upkeep(&expected.updated_at),
+            upkeep(&actual.updated_at)
         ));
     }
     out
 }
 
-/// Whether a diesel SQL type admits NULL, read off its type rather than written down again.
-trait Nullability {
-    const NULLABLE: bool;
-}
-
-impl Nullability for diesel::sql_types::is_nullable::IsNullable {
-    const NULLABLE: bool = true;
-}
-
-impl Nullability for diesel::sql_types::is_nullable::NotNull {
-    const NULLABLE: bool = false;
-}
-
-/// The columns of a `table!`'s `all_columns` tuple: (name, nullable).
-trait ColumnList {
-    fn columns() -> Vec<(&'static str, bool)>;
-}
-
-macro_rules! column_list {
-    ($($c:ident),+) => {
-        impl<$($c),+> ColumnList for ($($c,)+)
-        where
-            $($c: diesel::Column, <$c::SqlType as diesel::sql_types::SqlType>::IsNull: Nullability,)+
-            $($c::SqlType: diesel::sql_types::SqlType,)+
-        {
-            fn columns() -> Vec<(&'static str, bool)> {
-                vec![$(($c::NAME, <<$c::SqlType as diesel::sql_types::SqlType>::IsNull as Nullability>::NULLABLE)),+]
-            }
-        }
-    };
-}
-
-column_list!(A, B, C, D);
-column_list!(A, B, C, D, E, F, G);
-column_list!(A, B, C, D, E, F, G, H);
-column_list!(A, B, C, D, E, F, G, H, I);
-
-fn model<T: diesel::Table>(name: &'static str) -> (&'static str, Vec<(&'static str, bool)>)
-where
-    T::AllColumns: ColumnList,
-{
-    (name, T::AllColumns::columns())
-}
-
-/// What `src/schema.rs` declares: each table's columns and whether they are nullable.
-pub fn model_columns() -> Vec<(&'static str, Vec<(&'static str, bool)>)> {
-    use crate::schema::{categories, products, purchases, users};
-    vec![
-        model::<categories::table>("categories"),
-        model::<products::table>("products"),
-        model::<purchases::table>("purchases"),
-        model::<users::table>("users"),
-    ]
-}
-
-/// How the live schema differs from `src/schema.rs`: missing tables and columns, columns
-/// schema.rs does not know, and nullability.
-pub fn compare_models(actual: &Schema) -> Vec<Difference> {
+/// Matches constraints by what they do (`key`): those on one side only.
+fn matched<K: Ord + Clone>(
+    expected: Vec<(K, String)>,
+    actual: Vec<(K, String)>,
+    describe: impl Fn(&K) -> String,
+) -> Vec<String> {
+    let keys = |v: &[(K, String)]| -> BTreeMap<K, String> { v.iter().cloned().collect() };
+    let (e, a) = (keys(&expected), keys(&actual));
     let mut out = Vec::new();
-    for (table, columns) in model_columns() {
-        let diff = |detail: String| Difference {
-            table: table.to_string(),
-            detail,
-        };
-        let Some(live) = actual.tables.get(table) else {
-            out.push(diff("table in src/schema.rs missing".into()));
+    for key in e.keys().filter(|k| !a.contains_key(*k)) {
+        out.push(format!("{} missing", describe(key)));
+    }
+    for key in a.keys().filter(|k| !e.contains_key(*k)) {
+        out.push(format!("{} not expected", describe(key)));
+    }
+    out
+}
+
+/// Constraints and indexes present on both sides under different names, where both
+/// sides know the name. Kept apart from [`compare_with`]: a database the Python bot made
+/// has the same constraints under its own names (`purchases_payment_id_key`), which is
+/// worth saying but is not drift.
+pub fn compare_names(
+    expected: &Schema,
+    actual: &Schema,
+    tables: Option<&[&str]>,
+) -> Vec<Difference> {
+    let mut out = Vec::new();
+    for e in &expected.tables {
+        if tables.is_some_and(|t| !t.contains(&e.name.as_str())) {
+            continue;
+        }
+        let Some(a) = actual.table(&e.name) else {
             continue;
         };
-        for (name, nullable) in &columns {
-            match live.columns.iter().find(|c| c.name == *name) {
-                None => out.push(diff(format!("column {name} in src/schema.rs missing"))),
-                Some(c) if c.nullable != *nullable => out.push(diff(format!(
-                    "column {name}: src/schema.rs says {}, the database {}",
-                    if *nullable { "nullable" } else { "NOT NULL" },
-                    if c.nullable { "nullable" } else { "NOT NULL" }
-                ))),
-                Some(_) => {}
+        let mut pairs: Vec<(String, &str, &str)> = Vec::new();
+        for u in &e.uniques {
+            if let Some(f) = a.uniques.iter().find(|f| f.columns == u.columns) {
+                let what = format!("unique constraint on ({})", u.columns.join(", "));
+                pairs.push((what, &u.name, &f.name));
             }
         }
-        for c in live
-            .columns
-            .iter()
-            .filter(|c| !columns.iter().any(|(n, _)| *n == c.name))
-        {
-            out.push(diff(format!("column {} not in src/schema.rs", c.name)));
+        for i in &e.indexes {
+            if let Some(f) = a.indexes.iter().find(|f| f.columns == i.columns) {
+                pairs.push((
+                    format!("index on ({})", i.columns.join(", ")),
+                    &i.name,
+                    &f.name,
+                ));
+            }
+        }
+        for k in &e.foreign_keys {
+            let same = |f: &&crate::model::ForeignKey| {
+                f.columns == k.columns
+                    && f.references == k.references
+                    && f.referenced_columns == k.referenced_columns
+            };
+            if let Some(f) = a.foreign_keys.iter().find(same) {
+                let what = format!("foreign key ({})", k.columns.join(", "));
+                pairs.push((what, &k.name, &f.name));
+            }
+        }
+        for (what, wanted, found) in pairs {
+            if !wanted.is_empty() && !found.is_empty() && wanted != found {
+                out.push(Difference {
+                    table: e.name.clone(),
+                    detail: format!("{what}: named {wanted} expected, found {found}"),
+                });
+            }
         }
     }
     out
@@ -261,93 +330,124 @@ pub fn compare_models(actual: &Schema) -> Vec<Difference> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::introspect::{ForeignKey, Index};
-
-    fn column(name: &str, data_type: &str, nullable: bool) -> Column {
-        Column {
-            name: name.into(),
-            data_type: data_type.into(),
-            nullable,
-            default: None,
-            primary_key: name == "id",
-            extra: String::new(),
-        }
-    }
+    use crate::model::{ForeignKey, OnDelete, Unique};
 
     fn schema(table: Table) -> Schema {
-        let mut s = Schema::default();
-        s.tables.insert("users".into(), table);
-        s
+        Schema {
+            tables: vec![table],
+        }
     }
 
     fn users() -> Table {
-        Table {
-            columns: vec![
-                column("id", "integer", false),
-                column("telegram_id", "bigint", false),
-            ],
-            indexes: [(
-                "users_telegram_id_key".to_string(),
-                Index {
-                    columns: vec!["telegram_id".into()],
-                    unique: true,
-                },
-            )]
-            .into(),
-            foreign_keys: vec![],
-            triggers: vec![],
-        }
+        Table::new("users")
+            .column_def(Column::new("id", ColumnType::Integer).auto_increment())
+            .column_def(Column::new("telegram_id", ColumnType::BigInt))
+            .column_def(Column::new("username", ColumnType::Varchar).nullable())
+            .primary_key(&["id"])
+            .unique("users_telegram_id_key", &["telegram_id"])
     }
 
     #[test]
     fn same_shape_under_other_names_and_order() {
         let mut other = users();
         other.columns.reverse();
-        other.columns[0].data_type = "int8".into();
-        other.indexes = [(
-            "sqlite_autoindex_users_1".to_string(),
-            Index {
-                columns: vec!["telegram_id".into()],
-                unique: true,
-            },
-        )]
-        .into();
-        assert_eq!(compare(&schema(users()), &schema(other), None), vec![]);
+        other.columns[0].ty = ColumnType::Text;
+        other.uniques[0].name = "sqlite_autoindex_users_1".into();
+        other.columns[2].auto_increment = false;
+        assert_eq!(
+            compare(&schema(users()), &schema(other.clone()), None),
+            vec![]
+        );
+        let lines: Vec<String> = compare_with(
+            &schema(users()),
+            &schema(other.clone()),
+            None,
+            Strictness::Model,
+        )
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+        assert_eq!(
+            lines,
+            [
+                "users: column id: auto-increment expected",
+                "users: column username: type varchar expected, found text",
+            ]
+        );
+        assert_eq!(
+            compare_names(&schema(users()), &schema(other), None)[0].to_string(),
+            "users: unique constraint on (telegram_id): named users_telegram_id_key expected, found sqlite_autoindex_users_1"
+        );
+    }
+
+    #[test]
+    fn an_unknown_name_matches_any() {
+        let mut live = users();
+        live.uniques[0].name = String::new();
+        assert!(!live.uniques[0].is_named());
+        assert_eq!(compare_names(&schema(users()), &schema(live), None), vec![]);
     }
 
     #[test]
     fn reports_each_kind_of_drift() {
         let mut live = users();
-        live.columns.push(column("nickname", "varchar(255)", true));
+        live.columns
+            .push(Column::new("nickname", ColumnType::Varchar).nullable());
         live.columns[1].nullable = true;
-        live.indexes.clear();
+        live.uniques.clear();
         live.foreign_keys.push(ForeignKey {
+            name: "fk".into(),
             columns: vec!["id".into()],
             references: "x".into(),
             referenced_columns: vec!["id".into()],
-            on_delete: "RESTRICT".into(),
+            on_delete: OnDelete::NoAction,
         });
-        let lines: Vec<String> = compare(&schema(users()), &schema(live), None)
-            .iter()
-            .map(|d| d.to_string())
-            .collect();
-        assert_eq!(
-            lines,
-            [
-                "users: column telegram_id: NOT NULL expected, found NULL",
-                "users: column nickname not expected",
-                "users: unique constraint on (telegram_id) missing",
-                "users: foreign key (id) -> x(id) ON DELETE NO ACTION not expected",
-            ]
-        );
+        live.updated_at = Some("username".into());
+        let lines = |s| -> Vec<String> {
+            compare_with(&schema(users()), &schema(live.clone()), None, s)
+                .iter()
+                .map(|d| d.to_string())
+                .collect()
+        };
+        let shape = [
+            "users: column telegram_id: NOT NULL expected, found NULL",
+            "users: column nickname not expected",
+            "users: unique constraint on (telegram_id) missing",
+            "users: foreign key (id) -> x(id) ON DELETE NO ACTION not expected",
+        ];
+        assert_eq!(lines(Strictness::Shape), shape);
+        let mut model: Vec<&str> = shape.to_vec();
+        model.push("users: no updated_at upkeep expected, found username kept at the last update");
+        assert_eq!(lines(Strictness::Model), model);
     }
 
     #[test]
-    fn families() {
-        assert_eq!(type_family("character varying"), "text");
-        assert_eq!(type_family("varchar(255)"), "text");
-        assert_eq!(type_family("timestamp without time zone"), "timestamp");
-        assert_eq!(type_family("int(11)"), "integer");
-        assert_eq!(type_family("BIGINT"), "bigint");
+    fn defaults_count_in_the_model() {
+        let mut live = users();
+        live.columns[2].default = Some(Default::Text("anon".into()));
+        assert_eq!(
+            compare_with(
+                &schema(users()),
+                &schema(live.clone()),
+                None,
+                Strictness::Model
+            )[0]
+            .to_string(),
+            "users: column username: no default expected, found default 'anon'"
+        );
+        live.uniques.push(Unique {
+            name: "u2".into(),
+            columns: vec!["username".into()],
+        });
+        assert_eq!(
+            compare(&schema(users()), &schema(live), None)
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>(),
+            [
+                "users: column username: no default expected, found a default",
+                "users: unique constraint on (username) not expected"
+            ]
+        );
     }
 }

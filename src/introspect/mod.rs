@@ -1,10 +1,9 @@
 //! Reads the live schema from the database's own catalogue (sqlite_master and pragmas,
-//! information_schema, pg_catalog), so schemas can be compared as data rather than as
-//! the text of their DDL.
+//! information_schema, pg_catalog) and lifts it to the declared model's type
+//! ([`crate::model::Schema`]), so the live database, the migrations and the model are
+//! compared as the same data.
 //!
 //! Every query here is read-only and takes its table name as a bind parameter.
-
-use std::collections::BTreeMap;
 
 use diesel::sql_types::Text;
 use diesel::QueryableByName;
@@ -12,6 +11,8 @@ use diesel::QueryableByName;
 use crate::db::lock_row::LOCK_TABLE;
 use crate::error::{Doing, Error, Result};
 use crate::migration::bookkeeping::{BOOKKEEPING_TABLE, BOTDB_TABLE};
+pub use crate::model::Schema;
+use crate::model::{ColumnType, Default, ForeignKey, Index, OnDelete, Table, Unique};
 
 /// Runs one catalogue query (with the table's name bound, when given) and loads its rows.
 macro_rules! catalogue_rows {
@@ -35,103 +36,12 @@ pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
 
-/// The tables of a database, by name. The bookkeeping tables (diesel's and botdb's) are left out.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Schema {
-    /// Every table, by name.
-    pub tables: BTreeMap<String, Table>,
-}
-
-/// One table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Table {
-    /// Columns in their physical order.
-    pub columns: Vec<Column>,
-    /// Indexes by name, unique constraints included.
-    pub indexes: BTreeMap<String, Index>,
-    /// Foreign keys, sorted by their columns.
-    pub foreign_keys: Vec<ForeignKey>,
-    /// Trigger names.
-    pub triggers: Vec<String>,
-}
-
-/// One column as the database reports it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Column {
-    /// Its name.
-    pub name: String,
-    /// The declared type, lower-cased, in the database's own words.
-    pub data_type: String,
-    /// Whether NULL is allowed.
-    pub nullable: bool,
-    /// The default expression, as the catalogue shows it.
-    pub default: Option<String>,
-    /// Part of the primary key.
-    pub primary_key: bool,
-    /// Backend-specific extras (MySQL's `auto_increment`, `on update current_timestamp`).
-    pub extra: String,
-}
-
-/// An index.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Index {
-    /// Indexed columns in order.
-    pub columns: Vec<String>,
-    /// Whether it enforces uniqueness.
-    pub unique: bool,
-}
-
-/// A foreign key.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-pub struct ForeignKey {
-    /// The referencing columns.
-    pub columns: Vec<String>,
-    /// The referenced table.
-    pub references: String,
-    /// The referenced columns.
-    pub referenced_columns: Vec<String>,
-    /// The ON DELETE action, upper-case (`NO ACTION`, `CASCADE`, ...).
-    pub on_delete: String,
-}
-
-impl Table {
-    /// A table from what the catalogue queries returned for it.
-    pub(crate) fn from_rows(
-        columns: Vec<Column>,
-        indexes: BTreeMap<String, Index>,
-        foreign_keys: Vec<ForeignKeyRow>,
-        triggers: Vec<Name>,
-    ) -> Table {
-        Table {
-            columns,
-            indexes,
-            foreign_keys: foreign_key_list(foreign_keys),
-            triggers: triggers.into_iter().map(|t| t.name).collect(),
-        }
-    }
-}
-
-impl Schema {
-    /// The names of the tables.
-    pub fn table_names(&self) -> Vec<&str> {
-        self.tables.keys().map(String::as_str).collect()
-    }
-
-    /// A column of a table, if both exist.
-    pub fn column(&self, table: &str, column: &str) -> Option<&Column> {
-        self.tables
-            .get(table)?
-            .columns
-            .iter()
-            .find(|c| c.name == column)
-    }
-}
-
 /// A backend whose catalogue botdb can read.
 pub trait Introspect {
     /// Every base table, diesel's bookkeeping table included, sorted.
     fn tables(&mut self) -> impl std::future::Future<Output = Result<Vec<String>>> + Send;
-    /// The whole schema.
+    /// The whole schema, lifted to the model: tables sorted by name, the bookkeeping
+    /// tables left out.
     fn schema(&mut self) -> impl std::future::Future<Output = Result<Schema>> + Send;
 }
 
@@ -154,7 +64,7 @@ pub(crate) fn sorted(names: Vec<Name>) -> Vec<String> {
 
 /// The tables a [`Schema`] describes: all but diesel's and botdb's bookkeeping (and
 /// botdb's lock row, on engines that need one).
-pub(crate) fn user_tables(all: Vec<String>) -> impl Iterator<Item = String> {
+pub fn user_tables(all: Vec<String>) -> impl Iterator<Item = String> {
     all.into_iter()
         .filter(|n| n != BOOKKEEPING_TABLE && n != BOTDB_TABLE && n != LOCK_TABLE)
 }
@@ -166,9 +76,18 @@ pub(crate) fn split_list(list: &str) -> Vec<String> {
         .collect()
 }
 
+/// An index as every backend's catalogue query gives it (each reads `unique` its own way).
+pub(crate) struct IndexRow {
+    pub(crate) name: String,
+    pub(crate) is_unique: bool,
+    pub(crate) columns: String,
+}
+
 /// A foreign key as every backend's catalogue query returns it.
 #[derive(QueryableByName)]
 pub(crate) struct ForeignKeyRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) name: String,
     #[diesel(sql_type = Text)]
     pub(crate) columns: String,
     #[diesel(sql_type = Text)]
@@ -179,17 +98,203 @@ pub(crate) struct ForeignKeyRow {
     pub(crate) on_delete: String,
 }
 
-pub(crate) fn foreign_key_list(rows: Vec<ForeignKeyRow>) -> Vec<ForeignKey> {
-    sorted_fks(rows.into_iter().map(|f| ForeignKey {
-        columns: split_list(&f.columns),
-        references: f.references,
-        referenced_columns: split_list(&f.referenced_columns),
-        on_delete: f.on_delete.to_uppercase(),
-    }))
+/// The logical type of a declared SQL type, in any backend's words (`character varying`,
+/// `int(11)`, `datetime`, `tinyint(1)`). Narrower integers and floats lift to the model's
+/// wider type.
+pub fn column_type(table: &str, column: &str, declared: &str) -> Result<ColumnType> {
+    let t = declared.trim().to_ascii_lowercase();
+    if t == "tinyint(1)" {
+        return Ok(ColumnType::Boolean);
+    }
+    let base = t.split(['(', ' ']).next().unwrap_or("");
+    Ok(match base {
+        "bigint" | "int8" | "bigserial" => ColumnType::BigInt,
+        "int" | "integer" | "int4" | "smallint" | "int2" | "serial" | "mediumint" | "tinyint" => {
+            ColumnType::Integer
+        }
+        "text" | "longtext" | "mediumtext" | "tinytext" => ColumnType::Text,
+        "varchar" | "character" if t.starts_with("character varying") || base == "varchar" => {
+            ColumnType::Varchar
+        }
+        "timestamp" | "datetime" => ColumnType::Timestamp,
+        "boolean" | "bool" => ColumnType::Boolean,
+        "double" | "real" | "float" | "float8" | "float4" => ColumnType::Double,
+        _ => return Err(unmodelled(table, column, format!("type {declared}"))),
+    })
 }
 
-fn sorted_fks(fks: impl Iterator<Item = ForeignKey>) -> Vec<ForeignKey> {
-    let mut fks: Vec<ForeignKey> = fks.collect();
-    fks.sort();
-    fks
+/// The model's default for a default expression as a catalogue shows it: `now()`,
+/// `CURRENT_TIMESTAMP`, `current_timestamp()`, `'x'::character varying`, `'x'`, `0`,
+/// `true`. MariaDB reports "no default" of a nullable column as the text `NULL`.
+pub fn column_default(
+    table: &str,
+    column: &str,
+    ty: ColumnType,
+    expr: Option<&str>,
+) -> Result<Option<Default>> {
+    let Some(expr) = expr.map(str::trim) else {
+        return Ok(None);
+    };
+    let lower = expr.to_ascii_lowercase();
+    if lower == "null" || lower.starts_with("null::") {
+        return Ok(None);
+    }
+    if matches!(
+        lower.as_str(),
+        "now()" | "current_timestamp" | "current_timestamp()" | "localtimestamp"
+    ) {
+        return Ok(Some(Default::Now));
+    }
+    let value = strip_cast(expr);
+    let quoted = value.len() >= 2 && value.starts_with('\'') && value.ends_with('\'');
+    let text = if quoted {
+        value[1..value.len() - 1].replace("''", "'")
+    } else {
+        value.trim_matches(['(', ')']).to_string()
+    };
+    let lifted = match ty {
+        ColumnType::Integer | ColumnType::BigInt => text.parse().ok().map(Default::Integer),
+        ColumnType::Boolean => match text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "t" => Some(Default::Boolean(true)),
+            "false" | "0" | "f" => Some(Default::Boolean(false)),
+            _ => None,
+        },
+        // MySQL 8 reports a string default without its quotes.
+        ColumnType::Text | ColumnType::Varchar => Some(Default::Text(text)),
+        ColumnType::Double | ColumnType::Timestamp => None,
+    };
+    lifted
+        .map(Some)
+        .ok_or_else(|| unmodelled(table, column, format!("default {expr}")))
+}
+
+/// `'x'::character varying` without its cast.
+fn strip_cast(expr: &str) -> &str {
+    match expr.rfind("::") {
+        Some(at) if !expr[at..].contains('\'') => &expr[..at],
+        _ => expr,
+    }
+}
+
+fn unmodelled(table: &str, column: &str, what: String) -> Error {
+    Error::Unmodelled {
+        table: table.to_string(),
+        column: column.to_string(),
+        what,
+    }
+}
+
+/// ON DELETE as a catalogue spells it. RESTRICT and NO ACTION both refuse the delete
+/// (MariaDB reports a foreign key declared without an action as RESTRICT).
+pub fn on_delete(table: &str, action: &str) -> Result<OnDelete> {
+    match action.to_ascii_uppercase().as_str() {
+        "NO ACTION" | "RESTRICT" => Ok(OnDelete::NoAction),
+        "CASCADE" => Ok(OnDelete::Cascade),
+        "SET NULL" => Ok(OnDelete::SetNull),
+        other => Err(unmodelled(
+            table,
+            "(foreign key)",
+            format!("ON DELETE {other}"),
+        )),
+    }
+}
+
+/// The name of the trigger botdb's migrations create to keep a table's `updated_at`.
+pub fn updated_at_trigger(table: &str) -> String {
+    format!("trg_{table}_updated_at")
+}
+
+/// The column a botdb `updated_at` trigger keeps, if the table has that trigger.
+pub(crate) fn updated_at_from_triggers(table: &Table, triggers: &[Name]) -> Option<String> {
+    let wanted = updated_at_trigger(&table.name);
+    (triggers.iter().any(|t| t.name == wanted) && table.column("updated_at").is_some())
+        .then(|| "updated_at".to_string())
+}
+
+/// Splits index rows into unique constraints and plain indexes.
+pub(crate) fn indexes(table: &mut Table, rows: Vec<IndexRow>) {
+    for row in rows {
+        let columns = split_list(&row.columns);
+        if row.is_unique {
+            table.uniques.push(Unique {
+                name: row.name,
+                columns,
+            });
+        } else {
+            table.indexes.push(Index {
+                name: row.name,
+                columns,
+            });
+        }
+    }
+}
+
+pub(crate) fn foreign_keys(table: &mut Table, rows: Vec<ForeignKeyRow>) -> Result<()> {
+    for row in rows {
+        table.foreign_keys.push(ForeignKey {
+            name: row.name,
+            columns: split_list(&row.columns),
+            references: row.references,
+            referenced_columns: split_list(&row.referenced_columns),
+            on_delete: on_delete(&table.name, &row.on_delete)?,
+        });
+    }
+    Ok(())
+}
+
+/// Puts what the catalogue returned in no particular order into a stable one, so two
+/// reads of the same schema are equal.
+pub(crate) fn settle(table: &mut Table) {
+    table.uniques.sort();
+    table.indexes.sort();
+    table.foreign_keys.sort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_in_every_dialect() {
+        let ty = |d: &str| column_type("t", "c", d).ok();
+        assert_eq!(ty("character varying"), Some(ColumnType::Varchar));
+        assert_eq!(ty("varchar(255)"), Some(ColumnType::Varchar));
+        assert_eq!(
+            ty("timestamp without time zone"),
+            Some(ColumnType::Timestamp)
+        );
+        assert_eq!(ty("int(11)"), Some(ColumnType::Integer));
+        assert_eq!(ty("BIGINT"), Some(ColumnType::BigInt));
+        assert_eq!(ty("tinyint(1)"), Some(ColumnType::Boolean));
+        assert_eq!(ty("double precision"), Some(ColumnType::Double));
+        assert_eq!(ty("character(3)"), None);
+        assert_eq!(ty("numeric(10,2)"), None);
+    }
+
+    #[test]
+    fn defaults_in_every_dialect() {
+        let d = |ty, e: &str| column_default("t", "c", ty, Some(e)).ok().flatten();
+        assert_eq!(d(ColumnType::Timestamp, "now()"), Some(Default::Now));
+        assert_eq!(
+            d(ColumnType::Timestamp, "current_timestamp()"),
+            Some(Default::Now)
+        );
+        assert_eq!(
+            d(ColumnType::Timestamp, "CURRENT_TIMESTAMP"),
+            Some(Default::Now)
+        );
+        assert_eq!(
+            d(ColumnType::Varchar, "'it''s'::character varying"),
+            Some(Default::Text("it's".into()))
+        );
+        assert_eq!(d(ColumnType::Integer, "0"), Some(Default::Integer(0)));
+        assert_eq!(
+            d(ColumnType::Integer, "'-3'::integer"),
+            Some(Default::Integer(-3))
+        );
+        assert_eq!(d(ColumnType::Boolean, "true"), Some(Default::Boolean(true)));
+        assert_eq!(d(ColumnType::Boolean, "0"), Some(Default::Boolean(false)));
+        assert_eq!(d(ColumnType::Varchar, "NULL"), None);
+        assert!(column_default("t", "c", ColumnType::Timestamp, Some("'2020-01-01'")).is_err());
+    }
 }

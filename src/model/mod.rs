@@ -95,7 +95,9 @@ pub struct Column {
 /// A named unique constraint.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Unique {
-    /// The constraint's name, e.g. `uq_purchases_payment_id`.
+    /// The constraint's name, e.g. `uq_purchases_payment_id`. Empty when it was read from
+    /// a database that keeps no name for it (SQLite's `UNIQUE (telegram_id)` without
+    /// `CONSTRAINT name`): see [`Unique::is_named`].
     pub name: String,
     /// Its columns, in order.
     pub columns: Vec<String>,
@@ -124,7 +126,9 @@ pub enum OnDelete {
 /// A named foreign key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ForeignKey {
-    /// The constraint's name, e.g. `purchases_user_id_fkey`.
+    /// The constraint's name, e.g. `purchases_user_id_fkey`. Empty when it was read from
+    /// a database that keeps no name for it (SQLite's `FOREIGN KEY` without `CONSTRAINT
+    /// name`): see [`ForeignKey::is_named`].
     pub name: String,
     /// The referencing columns.
     pub columns: Vec<String>,
@@ -257,6 +261,38 @@ impl Column {
     pub fn auto_increment(mut self) -> Column {
         self.auto_increment = true;
         self
+    }
+}
+
+impl Unique {
+    /// Whether the name is known. An unnamed constraint matches a named one on the same
+    /// columns: the database could not have said what it is called.
+    pub fn is_named(&self) -> bool {
+        !self.name.is_empty()
+    }
+}
+
+impl ForeignKey {
+    /// Whether the name is known (see [`Unique::is_named`]).
+    pub fn is_named(&self) -> bool {
+        !self.name.is_empty()
+    }
+}
+
+impl Schema {
+    /// The names of the tables, in order.
+    pub fn table_names(&self) -> Vec<&str> {
+        self.tables.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    /// Whether a table called `name` exists.
+    pub fn has_table(&self, name: &str) -> bool {
+        self.table(name).is_some()
+    }
+
+    /// A column of a table, if both exist.
+    pub fn column(&self, table: &str, column: &str) -> Option<&Column> {
+        self.table(table)?.column(column)
     }
 }
 

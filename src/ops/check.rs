@@ -1,36 +1,45 @@
-//! `check` and `verify`: is the live schema what the migrations and src/schema.rs say,
-//! and does every migration go down and up again cleanly?
+//! `check` and `verify`: is the live schema the declared model, and does every migration
+//! go down and up again cleanly?
 
 use crate::config::DatabaseUrl;
 use crate::database::Database;
 use crate::error::Result;
-use crate::introspect::compare::{compare, compare_models, Difference};
+use crate::introspect::compare::{compare, compare_names, compare_with, Difference, Strictness};
 use crate::introspect::Schema;
 use crate::migration::catalog::{MigrationId, Source};
 use crate::migration::plan::RevertTarget;
+use crate::model;
 use crate::ops::alembic::{self, ALEMBIC_TABLE};
-use crate::ops::scratch::{schema_at, Scratch};
+use crate::ops::scratch::Scratch;
 
 /// What `botdb check` found.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CheckReport {
-    /// The newest applied version the live database was compared at.
+    /// The newest applied version.
     pub at: Option<String>,
-    /// Differences from what the migrations produce at that version.
-    pub migrations: Vec<Difference>,
-    /// Differences from src/schema.rs (compared only when nothing is pending).
-    pub models: Vec<Difference>,
-    /// Migrations not applied yet.
+    /// Migrations newer than the newest applied one. The model describes the schema at
+    /// the head of the history, so with any pending the database is not compared with it.
     pub pending: usize,
+    /// Differences from the declared model (compared only when nothing is pending).
+    pub differences: Vec<Difference>,
+    /// Constraints and indexes the model names otherwise (e.g. a database the Python bot
+    /// made): reported, but not drift.
+    pub names: Vec<Difference>,
     /// Pending migrations older than an applied one: a hole in the recorded history (e.g.
-    /// a version row deleted by hand), compared as if applied.
+    /// a version row deleted by hand).
     pub unrecorded: Vec<MigrationId>,
 }
 
 impl CheckReport {
-    /// Whether the live database drifted, or its history has a hole.
-    pub fn drifted(&self) -> bool {
-        !self.migrations.is_empty() || !self.models.is_empty() || !self.unrecorded.is_empty()
+    /// Whether the database is at the head of the history.
+    pub fn up_to_date(&self) -> bool {
+        self.pending == 0
+    }
+
+    /// Whether the check fails: migrations pending, drift from the model, or a hole in
+    /// the history.
+    pub fn failed(&self) -> bool {
+        !self.up_to_date() || !self.differences.is_empty() || !self.unrecorded.is_empty()
     }
 }
 
@@ -44,16 +53,19 @@ pub struct VerifyReport {
 }
 
 impl Database {
-    /// Compares the live schema with what the migrations produce at the database's
-    /// version (built on a scratch database), and, when nothing is pending, with
-    /// `src/schema.rs`. Tables other than botdb's (e.g. `alembic_version`) are ignored.
+    /// Compares the live schema with the declared model ([`model::bot::schema`]), like
+    /// `alembic check`: reads the history and the catalogue and writes nothing, so it
+    /// works for a read-only role and on a hot standby. A database with migrations
+    /// pending is not up to date and is not compared. Tables other than botdb's (e.g.
+    /// `alembic_version`) are ignored.
     pub async fn check(&self) -> Result<CheckReport> {
         let status = self.status().await?;
         let mut at = status.applied().map(|e| e.version.clone()).max();
-        let mut pending = status.pending().count();
-        let unrecorded = status
+        let newer = |v: &String, at: &Option<String>| at.as_ref().is_none_or(|a| v > a);
+        let mut pending = status.pending().filter(|e| newer(&e.version, &at)).count();
+        let mut unrecorded: Vec<MigrationId> = status
             .pending()
-            .filter(|e| at.as_ref().is_some_and(|a| e.version < *a))
+            .filter(|e| !newer(&e.version, &at))
             .filter_map(|e| {
                 Some(MigrationId {
                     version: e.version.clone(),
@@ -68,39 +80,49 @@ impl Database {
                 pending = status
                     .migrations
                     .iter()
-                    .filter(|e| at.as_ref().is_none_or(|a| e.version > *a))
+                    .filter(|e| newer(&e.version, &at))
                     .count();
+                unrecorded.clear();
             }
         }
-        let expected = schema_at(self, at.as_deref()).await?;
-        let actual = self.introspect().await?;
-        let mut tables: Vec<&str> = expected
-            .tables
-            .keys()
-            .chain(actual.tables.keys())
-            .map(String::as_str)
-            .collect();
-        tables.retain(|t| *t != ALEMBIC_TABLE);
-        let migrations = compare(&expected, &actual, Some(&tables));
-        let models = if pending == 0 {
-            compare_models(&actual)
+        let (differences, names) = if pending == 0 {
+            let live = self.introspect().await?;
+            differences_from_model(&model::bot::schema(), &live)
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         Ok(CheckReport {
             at,
-            migrations,
-            models,
             pending,
+            differences,
+            names,
             unrecorded,
         })
     }
 }
 
+/// How `live` differs from `declared`, ignoring Alembic's bookkeeping table: the
+/// differences, then the names that differ.
+pub fn differences_from_model(
+    declared: &Schema,
+    live: &Schema,
+) -> (Vec<Difference>, Vec<Difference>) {
+    let tables: Vec<&str> = declared
+        .table_names()
+        .into_iter()
+        .chain(live.table_names())
+        .filter(|t| *t != ALEMBIC_TABLE)
+        .collect();
+    (
+        compare_with(declared, live, Some(&tables), Strictness::Model),
+        compare_names(declared, live, Some(&tables)),
+    )
+}
+
 /// On a scratch database like `like` (a temporary SQLite file, or a temporary database on
 /// the same server): applies every migration one by one, reverts them all one by one, and
 /// applies them again, checking after each step that the schema is exactly what it was at
-/// that version before; then compares the result with `src/schema.rs`.
+/// that version before; then compares the result with the declared model's tables.
 pub async fn verify(like: &DatabaseUrl, source: &Source) -> Result<VerifyReport> {
     let scratch = Scratch::create(like, source).await?;
     let result = verify_on(&scratch.db).await;
@@ -150,10 +172,15 @@ async fn verify_on(db: &Database) -> Result<VerifyReport> {
         );
     }
     let last = at_step.last().cloned().unwrap_or_default();
+    let declared = model::bot::schema();
+    let tables = declared.table_names();
+    let drift = compare_with(&declared, &last, Some(&tables), Strictness::Model);
+    let names = compare_names(&declared, &last, Some(&tables));
     report.failures.extend(
-        compare_models(&last)
+        drift
             .iter()
-            .map(|d| format!("against src/schema.rs: {d}")),
+            .chain(&names)
+            .map(|d| format!("against the declared model: {d}")),
     );
     Ok(report)
 }

@@ -71,8 +71,9 @@ impl Database {
 
         let backend = self.backend();
         let mut dropped: Vec<(String, Option<String>, String)> = Vec::new();
-        for (name, table) in &before.tables {
-            match after.tables.get(name) {
+        for table in &before.tables {
+            let name = &table.name;
+            match after.table(name) {
                 None => dropped.push((
                     name.clone(),
                     None,
@@ -97,7 +98,7 @@ impl Database {
         let live = self.introspect().await?;
         let mut losses = Vec::new();
         for (table, column, sql) in dropped {
-            let exists = live.tables.get(&table).is_some_and(|t| {
+            let exists = live.table(&table).is_some_and(|t| {
                 column
                     .as_ref()
                     .is_none_or(|c| t.columns.iter().any(|l| l.name == *c))

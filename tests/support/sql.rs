@@ -44,7 +44,7 @@ pub async fn row_counts(
     let schema = db.introspect().await?;
     let mut counts = Vec::new();
     for table in BOT_TABLES {
-        counts.push(if schema.tables.contains_key(table) {
+        counts.push(if schema.has_table(table) {
             count(db, &format!("SELECT COUNT(*) AS n FROM {table}")).await?
         } else {
             -1
