@@ -60,9 +60,10 @@ fn create_sql(t: &Table, name: &str, renamed: &BTreeSet<String>) -> Result<Strin
         } else {
             fk.references.clone()
         };
+        // Unnamed, like the history's: SQLite never drops a foreign key by name (only the
+        // rebuild changes one), and its catalogue would not report the name anyway.
         lines.push(format!(
-            "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}",
-            q(S, &fk.name)?,
+            "FOREIGN KEY ({}) REFERENCES {} ({}){}",
             list(S, &fk.columns)?,
             q(S, &target)?,
             list(S, &fk.referenced_columns)?,
