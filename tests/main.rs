@@ -16,6 +16,7 @@ mod faults_errors;
 mod faults_restore;
 mod faults_waits;
 mod galera;
+mod generate;
 mod json_output;
 mod library;
 mod literals;

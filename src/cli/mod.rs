@@ -8,7 +8,9 @@ mod check;
 mod completions;
 pub mod error;
 mod format;
+mod generate;
 mod migrate;
+mod new;
 mod output;
 mod print_schema;
 mod print_sql;
@@ -38,7 +40,8 @@ use error::CliError;
 /// The database URL comes from --database-url, else DATABASE_URL, else the bot's DB_URL
 /// (each may be set in a .env file), else the embedded default sqlite://data/botdb.sqlite3.
 ///
-/// Exit codes: 0 success, 1 a check failed (status --check, check, verify), 2 an error,
+/// Exit codes: 0 success, 1 a check failed (status --check, check, verify) or generate found
+/// nothing to change, 2 an error,
 /// 130 interrupted by Ctrl-C or SIGTERM.
 // No Debug: `database_url` is the URL as typed, password included.
 #[derive(Parser)]
@@ -107,6 +110,12 @@ pub enum Command {
     Completions(completions::Args),
     /// Accept a deliberate edit of an applied migration once, by recording its new checksum.
     Repair(repair::Args),
+    /// Create an empty migration in all three trees (sqlite, postgres, mysql).
+    New(new::Args),
+    /// Write the migration from the history's head to the declared model, for all three
+    /// backends (alias: revision --autogenerate). Needs no database.
+    #[command(alias = "revision")]
+    Generate(generate::Args),
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
@@ -127,6 +136,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Resolve(args) => resolve::run(args, &cli.global).await,
         Command::Completions(args) => completions::run(args),
         Command::Repair(args) => repair::run(args, &cli.global).await,
+        Command::New(args) => new::run(args, &cli.global).await,
+        Command::Generate(args) => generate::run(args, &cli.global).await,
     }
 }
 

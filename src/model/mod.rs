@@ -10,7 +10,10 @@
 //! but `error` and `backend`.
 
 pub mod bot;
+pub mod ddl;
+pub mod diff;
 pub mod schema_rs;
+pub mod snapshot;
 
 use serde::{Deserialize, Serialize};
 

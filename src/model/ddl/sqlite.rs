@@ -1,0 +1,328 @@
+//! SQLite: ADD COLUMN, DROP COLUMN, RENAME COLUMN and indexes directly; everything else
+//! (a changed column, a constraint or foreign key added or dropped) rebuilds the table.
+//!
+//! The rebuild keeps foreign keys enforced. botdb runs a migration in a transaction with
+//! `foreign_keys` ON, which cannot be switched off inside it, so the textbook "rename the
+//! old table away, create the new one" breaks for a parent: renaming it rewrites its
+//! children's REFERENCES to the old name, and dropping it while children reference it
+//! deletes their rows (CASCADE) or fails. As in `2026-11-25-100000_cascade_deletes`, every
+//! table that references a rebuilt one is rebuilt with it: the new tables are built side by
+//! side as `<name>_new` (children pointing at the new parents), rows are copied parents
+//! first, the old tables are dropped children first (nothing references them any more, so
+//! no cascade fires), and the renames rewrite `REFERENCES <parent>_new` back to the parent.
+//! Indexes and the `updated_at` triggers go with the old tables and are created again.
+
+use std::collections::BTreeSet;
+
+use crate::backend::Backend::Sqlite as S;
+use crate::error::Result;
+use crate::model::diff::{Diff, TableDiff};
+use crate::model::{Column, ColumnType, Default, Schema, Table};
+
+use super::{default_sql, fill_sql, list, on_delete, q, Sql};
+
+fn type_sql(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Integer => "INTEGER",
+        ColumnType::BigInt => "BIGINT",
+        ColumnType::Text => "TEXT",
+        ColumnType::Varchar => "VARCHAR",
+        ColumnType::Boolean => "BOOLEAN",
+        ColumnType::Double => "DOUBLE",
+        ColumnType::Timestamp => "TIMESTAMP",
+    }
+}
+
+fn column_sql(column: &Column) -> Result<String> {
+    let mut sql = format!("{} {}", q(S, &column.name)?, type_sql(column.ty));
+    if let Some(default) = &column.default {
+        sql.push_str(&format!(" DEFAULT {}", default_sql(S, default)?));
+    }
+    if !column.nullable {
+        sql.push_str(" NOT NULL");
+    }
+    Ok(sql)
+}
+
+/// `CREATE TABLE name (…)` for `t`, its foreign keys to a table in `renamed` pointing at
+/// that table's `_new` twin.
+fn create_sql(t: &Table, name: &str, renamed: &BTreeSet<String>) -> Result<String> {
+    let mut lines = Vec::new();
+    for c in &t.columns {
+        lines.push(column_sql(c)?);
+    }
+    if !t.primary_key.is_empty() {
+        lines.push(format!("PRIMARY KEY ({})", list(S, &t.primary_key)?));
+    }
+    for fk in &t.foreign_keys {
+        let target = if renamed.contains(&fk.references) {
+            format!("{}_new", fk.references)
+        } else {
+            fk.references.clone()
+        };
+        // Unnamed, like the history's: SQLite never drops a foreign key by name (only the
+        // rebuild changes one), and its catalogue would not report the name anyway.
+        lines.push(format!(
+            "FOREIGN KEY ({}) REFERENCES {} ({}){}",
+            list(S, &fk.columns)?,
+            q(S, &target)?,
+            list(S, &fk.referenced_columns)?,
+            on_delete(fk)
+        ));
+    }
+    for u in &t.uniques {
+        lines.push(format!(
+            "CONSTRAINT {} UNIQUE ({})",
+            q(S, &u.name)?,
+            list(S, &u.columns)?
+        ));
+    }
+    Ok(format!(
+        "CREATE TABLE {} (\n    {}\n)",
+        q(S, name)?,
+        lines.join(",\n    ")
+    ))
+}
+
+fn indexes_and_trigger(out: &mut Sql, t: &Table) -> Result<()> {
+    for i in &t.indexes {
+        out.statement(format!(
+            "CREATE INDEX {} ON {} ({})",
+            q(S, &i.name)?,
+            q(S, &t.name)?,
+            list(S, &i.columns)?
+        ));
+    }
+    if let Some(column) = &t.updated_at {
+        trigger(out, t, column)?;
+    }
+    Ok(())
+}
+
+/// After an UPDATE that did not set the column itself, stamp it; the `IS NOT
+/// CURRENT_TIMESTAMP` guard stops a re-fire under `PRAGMA recursive_triggers`.
+fn trigger(out: &mut Sql, t: &Table, column: &str) -> Result<()> {
+    let col = q(S, column)?;
+    let key = t
+        .primary_key
+        .iter()
+        .map(|k| Ok(format!("{k} = NEW.{k}", k = q(S, k)?)))
+        .collect::<Result<Vec<_>>>()?
+        .join(" AND ");
+    out.statement(format!(
+        "CREATE TRIGGER {} AFTER UPDATE ON {table}\nFOR EACH ROW WHEN NEW.{col} IS OLD.{col}\nBEGIN\n    UPDATE {table} SET {col} = CURRENT_TIMESTAMP\n    WHERE {key} AND {col} IS NOT CURRENT_TIMESTAMP;\nEND",
+        q(S, &format!("trg_{}_updated_at", t.name))?,
+        table = q(S, &t.name)?,
+    ));
+    Ok(())
+}
+
+/// Whether ALTER TABLE cannot make the change.
+fn needs_rebuild(t: &TableDiff) -> bool {
+    let in_constraint = |c: &Column| {
+        t.old.primary_key.contains(&c.name)
+            || t.old.uniques.iter().any(|u| u.columns.contains(&c.name))
+            || t.old
+                .foreign_keys
+                .iter()
+                .any(|f| f.columns.contains(&c.name))
+    };
+    // ADD COLUMN takes no NOT NULL without a constant default, and no CURRENT_TIMESTAMP;
+    // and it appends, so a column declared before existing ones needs the rebuild.
+    let is_added = |name: &str| t.added_columns.iter().any(|(a, _)| a.name == name);
+    let addable = |(c, fill): &(Column, Option<String>)| {
+        let after = t.new.columns.iter().skip_while(|x| x.name != c.name);
+        fill.is_none()
+            && c.default != Some(Default::Now)
+            && (c.nullable || c.default.is_some())
+            && after.into_iter().all(|x| is_added(&x.name))
+    };
+    !t.changed_columns.is_empty()
+        || !t.dropped_uniques.is_empty()
+        || !t.added_uniques.is_empty()
+        || !t.dropped_foreign_keys.is_empty()
+        || !t.added_foreign_keys.is_empty()
+        || !t.added_columns.iter().all(addable)
+        || t.dropped_columns.iter().any(in_constraint)
+}
+
+/// The tables to rebuild: those ALTER cannot change, and every existing table that
+/// references one of them, transitively.
+fn rebuild_set(diff: &Diff, old: &Schema, new: &Schema) -> BTreeSet<String> {
+    let mut set: BTreeSet<String> = diff
+        .altered
+        .iter()
+        .filter(|t| needs_rebuild(t))
+        .map(|t| t.new.name.clone())
+        .collect();
+    loop {
+        let before = set.len();
+        for t in &new.tables {
+            let Some(was) = old.table(&t.name) else {
+                continue;
+            };
+            let references_set = t
+                .foreign_keys
+                .iter()
+                .chain(&was.foreign_keys)
+                .any(|f| set.contains(&f.references));
+            if references_set {
+                set.insert(t.name.clone());
+            }
+        }
+        if set.len() == before {
+            return set;
+        }
+    }
+}
+
+fn rebuild(
+    out: &mut Sql,
+    diff: &Diff,
+    old: &Schema,
+    new: &Schema,
+    set: &BTreeSet<String>,
+) -> Result<()> {
+    let tables: Vec<&Table> = new
+        .tables
+        .iter()
+        .filter(|t| set.contains(&t.name))
+        .collect();
+    for t in &tables {
+        let change = diff.altered.iter().find(|d| d.new.name == t.name);
+        let Some(was) = old.table(&t.name) else {
+            continue;
+        };
+        let new_name = format!("{}_new", t.name);
+        out.statement(create_sql(t, &new_name, set)?);
+        let (mut into, mut from) = (Vec::new(), Vec::new());
+        for c in &t.columns {
+            let source = change.map_or(c.name.as_str(), |d| d.old_name(&c.name));
+            let fill = change.and_then(|d| {
+                d.changed_columns
+                    .iter()
+                    .find(|x| x.new.name == c.name)
+                    .and_then(|x| x.fill.clone())
+                    .or_else(|| {
+                        d.added_columns
+                            .iter()
+                            .find(|(a, _)| a.name == c.name)
+                            .and_then(|(_, f)| f.clone())
+                    })
+            });
+            let expr = match (was.column(source), fill) {
+                (Some(_), Some(fill)) => {
+                    format!("COALESCE({}, {})", q(S, source)?, fill_sql(S, c, &fill)?)
+                }
+                (Some(_), None) => q(S, source)?,
+                (None, Some(fill)) => format!("({})", fill_sql(S, c, &fill)?),
+                // A new column without a fill takes its default (or NULL).
+                (None, None) => continue,
+            };
+            into.push(q(S, &c.name)?);
+            from.push(expr);
+        }
+        if let Some(d) = change {
+            for c in &d.dropped_columns {
+                out.destructive(format!(
+                    "drops {}.{} and its values (not copied)",
+                    t.name, c.name
+                ));
+            }
+        }
+        out.statement(format!(
+            "INSERT INTO {} ({})\nSELECT {}\nFROM {}",
+            q(S, &new_name)?,
+            into.join(", "),
+            from.join(", "),
+            q(S, &t.name)?
+        ));
+    }
+    for t in tables.iter().rev() {
+        out.statement(format!("DROP TABLE {}", q(S, &t.name)?));
+    }
+    for t in &tables {
+        out.statement(format!(
+            "ALTER TABLE {} RENAME TO {}",
+            q(S, &format!("{}_new", t.name))?,
+            q(S, &t.name)?
+        ));
+    }
+    for t in &tables {
+        indexes_and_trigger(out, t)?;
+    }
+    Ok(())
+}
+
+fn alter_in_place(out: &mut Sql, t: &TableDiff) -> Result<()> {
+    let table = q(S, &t.new.name)?;
+    for i in &t.dropped_indexes {
+        out.statement(format!("DROP INDEX {}", q(S, &i.name)?));
+    }
+    for (from, to) in &t.renamed {
+        out.statement(format!(
+            "ALTER TABLE {table} RENAME COLUMN {} TO {}",
+            q(S, from)?,
+            q(S, to)?
+        ));
+    }
+    for c in &t.dropped_columns {
+        out.destructive(format!("drops {}.{} and its values", t.new.name, c.name));
+        out.statement(format!(
+            "ALTER TABLE {table} DROP COLUMN {}",
+            q(S, &c.name)?
+        ));
+    }
+    for (c, _) in &t.added_columns {
+        out.statement(format!("ALTER TABLE {table} ADD COLUMN {}", column_sql(c)?));
+    }
+    for i in &t.added_indexes {
+        out.statement(format!(
+            "CREATE INDEX {} ON {table} ({})",
+            q(S, &i.name)?,
+            list(S, &i.columns)?
+        ));
+    }
+    if t.updated_at_changes() {
+        match &t.new.updated_at {
+            Some(column) => trigger(out, &t.new, column)?,
+            None => out.statement(format!(
+                "DROP TRIGGER {}",
+                q(S, &format!("trg_{}_updated_at", t.new.name))?
+            )),
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn render(out: &mut Sql, diff: &Diff, old: &Schema, new: &Schema) -> Result<()> {
+    let set = rebuild_set(diff, old, new);
+    // A dropped table that an existing table references goes last, once the rebuild has
+    // removed that reference; any other goes first, before a rebuild drops its parent.
+    let referenced = |t: &Table| {
+        old.tables
+            .iter()
+            .filter(|o| new.table(&o.name).is_some())
+            .any(|o| o.foreign_keys.iter().any(|f| f.references == t.name))
+    };
+    let drop = |out: &mut Sql, t: &Table| -> Result<()> {
+        out.destructive(format!("drops table {} and every row in it", t.name));
+        out.statement(format!("DROP TABLE {}", q(S, &t.name)?));
+        Ok(())
+    };
+    for t in diff.dropped.iter().rev().filter(|t| !referenced(t)) {
+        drop(out, t)?;
+    }
+    for t in &diff.created {
+        out.statement(create_sql(t, &t.name, &BTreeSet::new())?);
+        indexes_and_trigger(out, t)?;
+    }
+    for t in diff.altered.iter().filter(|t| !set.contains(&t.new.name)) {
+        alter_in_place(out, t)?;
+    }
+    rebuild(out, diff, old, new, &set)?;
+    for t in diff.dropped.iter().rev().filter(|t| referenced(t)) {
+        drop(out, t)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,736 @@
+//! `botdb generate` and `botdb new`: a table of model changes, one per kind generate
+//! handles, each generated against a test copy of the model, applied over tables that hold
+//! rows on the three real backends, compared with the new model, reverted and compared with
+//! the old one; the refusals, which write nothing; and the committed snapshot.
+
+use std::path::{Path, PathBuf};
+
+use botdb::introspect::compare::{compare_with, Strictness};
+use botdb::model::diff::{Options, Rename};
+use botdb::model::{self, Column, ColumnType, Default as D, OnDelete, Schema, Table};
+use botdb::ops::generate::{generate, Outcome};
+use botdb::Source;
+
+use crate::per_backend;
+use crate::support::{
+    botdb, check_content, count, execute, insert_batch, outcome, row_counts, run_botdb, TestDb,
+    TestResult, VERSIONS,
+};
+
+/// The repository's migrations (three trees and model.toml) copied to `dir/migrations`.
+fn copy_tree(dir: &Path) -> std::io::Result<PathBuf> {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let root = dir.join("migrations");
+    for backend in ["sqlite", "postgres", "mysql"] {
+        for entry in std::fs::read_dir(source.join(backend))? {
+            let entry = entry?;
+            let target = root.join(backend).join(entry.file_name());
+            std::fs::create_dir_all(&target)?;
+            for file in ["up.sql", "down.sql"] {
+                std::fs::copy(entry.path().join(file), target.join(file))?;
+            }
+        }
+    }
+    std::fs::copy(source.join("model.toml"), root.join("model.toml"))?;
+    Ok(root)
+}
+
+/// Every file under `dir`, relative, sorted: what a refused run must leave as it was.
+fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else if let Ok(rel) = path.strip_prefix(base) {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                out.push(format!("{} {}", rel.display(), text.len()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+fn table<'a>(schema: &'a mut Schema, name: &str) -> &'a mut Table {
+    schema
+        .table_mut(name)
+        .unwrap_or_else(|| panic!("the test model has a table {name}"))
+}
+
+fn column<'a>(schema: &'a mut Schema, t: &str, c: &str) -> &'a mut Column {
+    table(schema, t)
+        .columns
+        .iter_mut()
+        .find(|x| x.name == c)
+        .unwrap_or_else(|| panic!("the test model has {t}.{c}"))
+}
+
+/// One generated migration: the model it ends at and the flags it was generated with.
+struct Step {
+    model: Schema,
+    options: Options,
+}
+
+/// One kind of change. Earlier steps only set the stage (e.g. add the index a later step
+/// drops); the last one is the change under test.
+struct Case {
+    name: &'static str,
+    steps: Vec<Step>,
+    /// Whether every row and value survives the change and its revert.
+    keeps_data: bool,
+    /// A query (one column `n`) and its value after the change: that data moved as meant.
+    probe: Option<(&'static str, i64)>,
+}
+
+fn step(model: Schema) -> Step {
+    Step {
+        model,
+        options: Options::default(),
+    }
+}
+
+fn destructive(model: Schema) -> Step {
+    Step {
+        model,
+        options: Options {
+            allow_destructive: true,
+            ..Options::default()
+        },
+    }
+}
+
+fn fill(model: Schema, table: &str, column: &str, sql: &str) -> Step {
+    let mut options = Options::default();
+    options
+        .fills
+        .insert((table.to_string(), column.to_string()), sql.to_string());
+    Step { model, options }
+}
+
+/// The test copy of the model: the head of the history, changed by each case.
+fn base() -> Schema {
+    model::bot::schema()
+}
+
+fn changed(change: impl FnOnce(&mut Schema)) -> Schema {
+    let mut s = base();
+    change(&mut s);
+    s
+}
+
+fn cases() -> Vec<Case> {
+    let coupons = Table::new("coupons")
+        .column_def(Column::new("id", ColumnType::Integer).auto_increment())
+        .column_def(Column::new("code", ColumnType::Varchar))
+        .column_def(Column::new("percent", ColumnType::Integer).default(D::Integer(10)))
+        .column_def(Column::new("product_id", ColumnType::Integer).nullable())
+        .column_def(Column::new("created_at", ColumnType::Timestamp).default(D::Now))
+        .column_def(Column::new("updated_at", ColumnType::Timestamp).default(D::Now))
+        .primary_key(&["id"])
+        .unique("uq_coupons_code", &["code"])
+        .index("ix_coupons_product_id", &["product_id"])
+        .foreign_key(
+            "coupons_product_id_fkey",
+            "product_id",
+            "products",
+            OnDelete::SetNull,
+        )
+        .maintain_updated_at("updated_at");
+    let with_username_index = changed(|s| {
+        table(s, "users").indexes.push(model::Index {
+            name: "ix_users_username".into(),
+            columns: vec!["username".into()],
+        })
+    });
+    vec![
+        Case {
+            name: "add_table",
+            steps: vec![step(changed(|s| s.tables.push(coupons)))],
+            keeps_data: true,
+            probe: Some(("SELECT COUNT(*) AS n FROM coupons", 0)),
+        },
+        Case {
+            name: "drop_table",
+            steps: vec![destructive(changed(|s| {
+                s.tables.retain(|t| t.name != "purchases")
+            }))],
+            keeps_data: false,
+            probe: None,
+        },
+        Case {
+            name: "add_nullable_column",
+            steps: vec![step(changed(|s| {
+                table(s, "users")
+                    .columns
+                    .push(Column::new("email", ColumnType::Varchar).nullable())
+            }))],
+            keeps_data: true,
+            probe: Some(("SELECT COUNT(*) AS n FROM users WHERE email IS NULL", 4)),
+        },
+        Case {
+            name: "add_not_null_column_with_default",
+            steps: vec![step(changed(|s| {
+                table(s, "categories")
+                    .columns
+                    .push(Column::new("position", ColumnType::Integer).default(D::Integer(7)))
+            }))],
+            keeps_data: true,
+            probe: Some(("SELECT COUNT(*) AS n FROM categories WHERE position = 7", 2)),
+        },
+        Case {
+            name: "add_not_null_column_with_fill",
+            steps: vec![fill(
+                changed(|s| {
+                    table(s, "products")
+                        .columns
+                        .push(Column::new("stock", ColumnType::Integer))
+                }),
+                "products",
+                "stock",
+                "price / 100",
+            )],
+            keeps_data: true,
+            probe: Some(("SELECT SUM(stock) AS n FROM products", 3)),
+        },
+        Case {
+            name: "drop_column",
+            // The last column: PostgreSQL can only append the column a revert adds back.
+            steps: vec![destructive(changed(|s| {
+                table(s, "products")
+                    .columns
+                    .retain(|c| c.name != "hidden_content")
+            }))],
+            keeps_data: false,
+            probe: None,
+        },
+        Case {
+            name: "rename_column",
+            steps: vec![Step {
+                model: changed(|s| column(s, "users", "username").name = "handle".into()),
+                options: Options {
+                    renames: vec![Rename {
+                        table: "users".into(),
+                        from: "username".into(),
+                        to: "handle".into(),
+                    }],
+                    ..Options::default()
+                },
+            }],
+            keeps_data: true,
+            probe: Some(("SELECT COUNT(*) AS n FROM users WHERE handle = 'user_2'", 1)),
+        },
+        // products is a parent (purchases references it): on SQLite both are rebuilt.
+        Case {
+            name: "make_not_null",
+            steps: vec![fill(
+                changed(|s| column(s, "products", "file_id").nullable = false),
+                "products",
+                "file_id",
+                "'none'",
+            )],
+            keeps_data: false,
+            probe: Some((
+                "SELECT COUNT(*) AS n FROM products WHERE file_id = 'none'",
+                2,
+            )),
+        },
+        Case {
+            name: "make_nullable",
+            steps: vec![step(changed(|s| {
+                column(s, "purchases", "payment_type").nullable = true
+            }))],
+            keeps_data: true,
+            probe: Some((
+                "SELECT COUNT(*) AS n FROM purchases WHERE payment_type = 'card'",
+                2,
+            )),
+        },
+        Case {
+            name: "widen_type",
+            steps: vec![step(changed(|s| {
+                column(s, "purchases", "price").ty = ColumnType::BigInt
+            }))],
+            keeps_data: true,
+            probe: Some(("SELECT COUNT(*) AS n FROM purchases WHERE price = 201", 1)),
+        },
+        Case {
+            name: "narrow_type",
+            steps: vec![destructive(changed(|s| {
+                column(s, "products", "description").ty = ColumnType::Varchar
+            }))],
+            keeps_data: true,
+            probe: Some((
+                "SELECT COUNT(*) AS n FROM products WHERE description = 'About 2'",
+                1,
+            )),
+        },
+        Case {
+            name: "change_default",
+            steps: vec![step(changed(|s| {
+                column(s, "categories", "category_name").default = Some(D::Text("misc".into()))
+            }))],
+            keeps_data: true,
+            probe: None,
+        },
+        Case {
+            name: "add_index",
+            steps: vec![step(with_username_index.clone())],
+            keeps_data: true,
+            probe: None,
+        },
+        Case {
+            name: "drop_index",
+            steps: vec![step(with_username_index), step(base())],
+            keeps_data: true,
+            probe: None,
+        },
+        Case {
+            name: "add_unique",
+            steps: vec![step(changed(|s| {
+                table(s, "categories").uniques.push(model::Unique {
+                    name: "uq_categories_category_name".into(),
+                    columns: vec!["category_name".into()],
+                })
+            }))],
+            keeps_data: true,
+            probe: None,
+        },
+        Case {
+            name: "drop_unique",
+            steps: vec![step(changed(|s| table(s, "purchases").uniques.clear()))],
+            keeps_data: true,
+            probe: None,
+        },
+        Case {
+            name: "add_foreign_key",
+            steps: vec![step(changed(|s| {
+                let products = table(s, "products");
+                products
+                    .columns
+                    .push(Column::new("seller_id", ColumnType::Integer).nullable());
+                products.indexes.push(model::Index {
+                    name: "ix_products_seller_id".into(),
+                    columns: vec!["seller_id".into()],
+                });
+                products.foreign_keys.push(model::ForeignKey {
+                    name: "products_seller_id_fkey".into(),
+                    columns: vec!["seller_id".into()],
+                    references: "users".into(),
+                    referenced_columns: vec!["id".into()],
+                    on_delete: OnDelete::SetNull,
+                });
+            }))],
+            keeps_data: true,
+            probe: Some((
+                "SELECT COUNT(*) AS n FROM products WHERE seller_id IS NULL",
+                2,
+            )),
+        },
+        Case {
+            name: "drop_foreign_key",
+            steps: vec![step(changed(|s| {
+                table(s, "purchases")
+                    .foreign_keys
+                    .retain(|f| f.name != "purchases_user_id_fkey")
+            }))],
+            keeps_data: true,
+            probe: None,
+        },
+        // categories is the root of categories <- products <- purchases: SQLite rebuilds all three.
+        Case {
+            name: "change_on_delete",
+            steps: vec![step(changed(|s| {
+                table(s, "products").foreign_keys[0].on_delete = OnDelete::NoAction
+            }))],
+            keeps_data: true,
+            probe: None,
+        },
+    ]
+}
+
+/// What the live schema lacks or has beyond `model`, over the tables of `model` and
+/// `other` (so a table that should be gone is seen too), to the model's full strictness.
+async fn differences(
+    db: &botdb::Database,
+    model: &Schema,
+    other: &Schema,
+) -> Result<Vec<String>, botdb::Error> {
+    let live = db.introspect().await?;
+    let tables: Vec<&str> = model
+        .table_names()
+        .into_iter()
+        .chain(other.table_names())
+        .collect();
+    Ok(compare_with(model, &live, Some(&tables), Strictness::Model)
+        .iter()
+        .map(|d| d.to_string())
+        .collect())
+}
+
+/// Deletes every row and inserts two batches, as the history's head holds them.
+async fn reseed(db: &botdb::Database) -> TestResult {
+    execute(db, "DELETE FROM purchases").await?;
+    execute(db, "DELETE FROM products").await?;
+    execute(db, "DELETE FROM categories").await?;
+    execute(db, "DELETE FROM users").await?;
+    for batch in 1..=2 {
+        insert_batch(db, VERSIONS.len(), batch).await?;
+    }
+    Ok(())
+}
+
+fn botdb_ok(db: &TestDb, root: &Path, args: &[&str]) -> Result<String, String> {
+    let (code, stdout, stderr) = run_botdb(&db.url, root, args);
+    if code == Some(0) {
+        Ok(stdout)
+    } else {
+        Err(format!("botdb {args:?} exited {code:?}: {stderr}"))
+    }
+}
+
+async fn one_case(db: &TestDb, case: &Case) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    let database = db.connect().await;
+    reseed(&database).await?;
+    let rows_before = row_counts(&database).await?;
+
+    for (i, s) in case.steps.iter().enumerate() {
+        let name = format!("{}_{i}", case.name);
+        let now = chrono::Utc::now().naive_utc();
+        match generate(&root, &name, &s.model, &s.options, now)? {
+            Outcome::Written { .. } => {}
+            Outcome::NothingToChange => return Err(format!("{name}: nothing generated").into()),
+        }
+    }
+    botdb_ok(db, &root, &["migrate"])?;
+    let database = db.connect().await;
+    let rows_after = row_counts(&database).await?;
+    if case.keeps_data {
+        assert_eq!(rows_after, rows_before, "rows after {}", case.name);
+    }
+    let (last, previous) = match case.steps.as_slice() {
+        [.., previous, last] => (&last.model, previous.model.clone()),
+        [last] => (&last.model, base()),
+        [] => return Err("a case without steps".into()),
+    };
+    let after_up = differences(&database, last, &previous).await?;
+    assert!(
+        after_up.is_empty(),
+        "after applying {}: {after_up:?}",
+        case.name
+    );
+    if let Some((sql, expected)) = case.probe {
+        assert_eq!(count(&database, sql).await?, expected, "{sql}");
+    }
+
+    botdb_ok(db, &root, &["revert", "--yes"])?;
+    let after_down = differences(&database, &previous, last).await?;
+    assert!(
+        after_down.is_empty(),
+        "after reverting {}: {after_down:?}",
+        case.name
+    );
+    if case.keeps_data {
+        assert_eq!(
+            row_counts(&database).await?,
+            rows_before,
+            "rows after reverting {}",
+            case.name
+        );
+        if case.steps.len() == 1 {
+            check_content(&database, &[VERSIONS.len(), VERSIONS.len()]).await?;
+        }
+    }
+    let steps = (case.steps.len() - 1).to_string();
+    if case.steps.len() > 1 {
+        botdb_ok(db, &root, &["revert", "--yes", "--steps", &steps])?;
+    }
+    let at_base = differences(&database, &base(), last).await?;
+    assert!(
+        at_base.is_empty(),
+        "back at the head after {}: {at_base:?}",
+        case.name
+    );
+
+    let report = botdb::ops::check::verify(database.url(), &Source::Dir(root.clone())).await?;
+    // verify ends by comparing with the bot's model, which a test model differs from on
+    // purpose; every up, down and up again must be clean.
+    let steps: Vec<_> = report
+        .failures
+        .iter()
+        .filter(|f| f.starts_with("after "))
+        .collect();
+    assert!(steps.is_empty(), "verify {}: {steps:?}", case.name);
+    Ok(())
+}
+
+async fn every_change_applies_and_reverts_over_rows(db: TestDb) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    botdb_ok(&db, &root, &["migrate"])?;
+    for case in cases() {
+        if let Err(e) = one_case(&db, &case).await {
+            return Err(format!("{}: {e}", case.name).into());
+        }
+    }
+    Ok(())
+}
+
+per_backend!(every_change_applies_and_reverts_over_rows);
+
+/// The snapshot generate starts from is what the history produces on a real database.
+async fn the_history_ends_at_the_snapshot(db: TestDb) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    botdb_ok(&db, &root, &["migrate"])?;
+    let snapshot = botdb::ops::generate::read_snapshot(&root)?;
+    let found = differences(&db.connect().await, &snapshot, &Schema::default()).await?;
+    assert!(found.is_empty(), "{found:?}");
+    Ok(())
+}
+
+per_backend!(the_history_ends_at_the_snapshot);
+
+#[test]
+fn the_snapshot_is_the_bot_model() -> TestResult {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    assert_eq!(
+        botdb::ops::generate::read_snapshot(&root)?,
+        model::bot::schema()
+    );
+    Ok(())
+}
+
+#[test]
+fn generate_for_the_bot_model_without_a_change_writes_nothing_and_exits_1() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    let before = files_under(&root);
+    let out = botdb()
+        .args([
+            "--migrations-dir",
+            &root.display().to_string(),
+            "generate",
+            "nothing",
+        ])
+        .output()?;
+    let (code, stdout, _) = outcome(&out);
+    assert_eq!(code, Some(1));
+    assert!(stdout.starts_with("nothing to change"), "{stdout}");
+    assert_eq!(files_under(&root), before);
+
+    let out = botdb()
+        .args([
+            "--migrations-dir",
+            &root.display().to_string(),
+            "--format",
+            "json",
+            "generate",
+            "nothing",
+        ])
+        .output()?;
+    let (code, stdout, _) = outcome(&out);
+    assert_eq!(code, Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&stdout)?;
+    assert_eq!(doc["changed"], serde_json::Value::Bool(false), "{stdout}");
+    assert_eq!(files_under(&root), before);
+    Ok(())
+}
+
+#[test]
+fn new_creates_six_files_with_headers_and_refuses_a_bad_name() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    let root_arg = root.display().to_string();
+    let before = files_under(&root);
+    let out = botdb()
+        .args(["--migrations-dir", &root_arg, "new", "Add-Coupons"])
+        .output()?;
+    let (code, stdout, stderr) = outcome(&out);
+    assert_eq!((code, stdout.as_str()), (Some(2), ""));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("`Add-Coupons` may hold only a-z, 0-9 and _"),
+        "{stderr}"
+    );
+    assert_eq!(files_under(&root), before);
+
+    let out = botdb()
+        .args(["--migrations-dir", &root_arg, "new", "add_coupons"])
+        .output()?;
+    let (code, stdout, _) = outcome(&out);
+    assert_eq!(code, Some(0));
+    let paths: Vec<&str> = stdout.lines().collect();
+    assert_eq!(paths.len(), 6, "{stdout}");
+    let newest = VERSIONS.iter().max().copied().unwrap_or_default();
+    for (path, tree) in paths
+        .iter()
+        .zip(["sqlite", "sqlite", "postgres", "postgres", "mysql", "mysql"])
+    {
+        let text = std::fs::read_to_string(path)?;
+        let folder = Path::new(path)
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        assert!(
+            folder.ends_with("_add_coupons") && folder.replace('-', "").as_str() > newest,
+            "{folder}"
+        );
+        assert!(path.contains(&format!("/{tree}/")), "{path}");
+        assert!(
+            text.starts_with(&format!("-- botdb migration {folder} ({tree})\n")),
+            "{text}"
+        );
+    }
+    // A second one in the same second still gets a later version.
+    let out = botdb()
+        .args(["--migrations-dir", &root_arg, "new", "add_more"])
+        .output()?;
+    let (_, again, _) = outcome(&out);
+    assert!(
+        again.lines().next().unwrap_or_default() > paths[0],
+        "{again}"
+    );
+
+    // --migrations-dir naming one backend's tree writes into all three, and
+    // --format json lists the six files.
+    let sqlite_tree = root.join("sqlite").display().to_string();
+    let out = botdb()
+        .args([
+            "--migrations-dir",
+            &sqlite_tree,
+            "--format",
+            "json",
+            "new",
+            "add_json",
+        ])
+        .output()?;
+    let (code, stdout, stderr) = outcome(&out);
+    assert_eq!(code, Some(0), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout)?;
+    let created: Vec<&str> = doc["created"]
+        .as_array()
+        .ok_or("no created list")?
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    assert_eq!(created.len(), 6, "{stdout}");
+    for (path, tree) in created
+        .iter()
+        .zip(["sqlite", "sqlite", "postgres", "postgres", "mysql", "mysql"])
+    {
+        assert!(path.starts_with(&root_arg), "{path}");
+        assert!(path.contains(&format!("/{tree}/")), "{path}");
+        assert!(Path::new(path).is_file(), "{path}");
+    }
+    Ok(())
+}
+
+fn refused(args: &[&str], model: &Schema, options: &Options, expected: &str) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    let before = files_under(&root);
+    let now = chrono::Utc::now().naive_utc();
+    match generate(&root, "change", model, options, now) {
+        Ok(outcome) => return Err(format!("{args:?}: generated {outcome:?}").into()),
+        Err(e) => assert!(e.to_string().contains(expected), "{e}"),
+    }
+    assert_eq!(files_under(&root), before);
+    Ok(())
+}
+
+#[test]
+fn a_not_null_column_without_fill_or_default_is_refused_and_nothing_written() -> TestResult {
+    let model = changed(|s| {
+        table(s, "users")
+            .columns
+            .push(Column::new("email", ColumnType::Varchar))
+    });
+    refused(
+        &[],
+        &model,
+        &Options::default(),
+        "pass --fill users.email=SQL",
+    )
+}
+
+#[test]
+fn a_destructive_change_without_the_flag_is_refused_and_nothing_written() -> TestResult {
+    let model = changed(|s| table(s, "users").columns.retain(|c| c.name != "last_name"));
+    refused(
+        &[],
+        &model,
+        &Options::default(),
+        "drop column users.last_name",
+    )?;
+    let model = changed(|s| s.tables.retain(|t| t.name != "purchases"));
+    refused(&[], &model, &Options::default(), "drop table purchases")?;
+    let model = changed(|s| column(s, "products", "description").ty = ColumnType::Varchar);
+    refused(
+        &[],
+        &model,
+        &Options::default(),
+        "narrow products.description",
+    )
+}
+
+/// The CLI's refusals: one line on stderr, exit 2, nothing written.
+#[test]
+fn cli_refusals_are_one_line_exit_2_and_write_nothing() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    let root_arg = root.display().to_string();
+    let before = files_under(&root);
+    for (args, expected) in [
+        (vec!["generate", "Bad Name"], "may hold only a-z, 0-9 and _"),
+        (
+            vec!["generate", "x", "--fill", "users.nope=1"],
+            "--fill users.nope names no column",
+        ),
+        (
+            vec!["generate", "x", "--rename", "users.a=b"],
+            "--rename users.a=b does not fit",
+        ),
+        (
+            vec!["generate", "x", "--rename", "nonsense"],
+            "expected TABLE.OLD=NEW",
+        ),
+    ] {
+        let out = botdb()
+            .args(["--migrations-dir", &root_arg])
+            .args(&args)
+            .output()?;
+        let (code, stdout, stderr) = outcome(&out);
+        assert_eq!(code, Some(2), "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert_eq!(files_under(&root), before, "{args:?}");
+    }
+    Ok(())
+}
+
+/// The up.sql of a migration dropping a column says so in a comment, on every backend.
+#[test]
+fn destructive_steps_are_marked_in_the_sql() -> TestResult {
+    let model = changed(|s| table(s, "users").columns.retain(|c| c.name != "last_name"));
+    let options = Options {
+        allow_destructive: true,
+        ..Options::default()
+    };
+    let plan = botdb::ops::generate::plan(&base(), &model, &options)?.ok_or("no plan")?;
+    for (backend, up, down) in &plan.sql {
+        assert!(
+            up.contains("-- destructive: drops users.last_name and its values"),
+            "{backend}: {up}"
+        );
+        assert!(!down.contains("destructive"), "{backend}: {down}");
+    }
+    assert!(plan
+        .decisions
+        .contains(&"drop column users.last_name (destructive)".to_string()));
+    Ok(())
+}
