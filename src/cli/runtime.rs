@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 use super::args::GlobalArgs;
 use super::error::{CliError, EXIT_INTERRUPTED};
-use super::{dispatch, Cli};
+use super::{dispatch, Cli, Command};
 
 /// Sends tracing output to stderr, at the level -v/-q ask for unless RUST_LOG is set.
 pub fn init_logging(args: &GlobalArgs) {
@@ -31,13 +31,9 @@ pub fn init_logging(args: &GlobalArgs) {
         .init();
 }
 
-/// Runs the parsed command on a multi-threaded runtime (diesel's migration harness needs
-/// `block_in_place`, which a current-thread runtime does not allow).
+/// Runs the parsed command on the runtime it needs (see [`runtime_for`]).
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
+    let runtime = runtime_for(&cli.command)
         .map_err(|e| CliError::Other(format!("cannot start the async runtime: {e}")))?;
     let result = runtime.block_on(async {
         // The command runs as a task, so a signal is noticed even while a migration
@@ -63,6 +59,21 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     // dropping the runtime would wait for it to finish.
     runtime.shutdown_background();
     result
+}
+
+/// `status` only reads, so it runs on a current-thread runtime, which starts without
+/// spawning worker threads. Every other command may run diesel's migration harness, which
+/// needs `block_in_place`, which only a multi-threaded runtime allows.
+fn runtime_for(command: &Command) -> io::Result<tokio::runtime::Runtime> {
+    let mut builder = match command {
+        Command::Status(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        }
+    };
+    builder.enable_all().build()
 }
 
 /// How long an interrupted botdb waits for a stopped MySQL statement's migration to record
