@@ -7,22 +7,28 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
-use diesel::QueryDsl;
+use diesel::dsl::Select;
+use diesel::{QueryDsl, SqliteConnection};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::bb8;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 
 use crate::backend::Backend;
 use crate::config::DatabaseUrl;
 use crate::db::lock::MigrationLock;
 use crate::db::lock_row::DEFAULT_LEASE;
+use crate::db::sqlite::SqliteAsync;
 use crate::db::waits::{lock_holders, Running};
 use crate::db::with_connection;
-use crate::db::{Pool, PoolOptions};
+use crate::db::{checkout, Pool, PoolOptions};
 use crate::error::{Doing, Error, Result};
 use crate::introspect::{Introspect, Schema};
 use crate::migration::apply::{apply, Run};
+use crate::migration::bookkeeping::tables::{
+    __botdb_migrations as botdb_table, __diesel_schema_migrations as applied_table,
+};
 use crate::migration::bookkeeping::{
-    create_sql, tables, TrackState, Tracked, BOOKKEEPING_TABLE, BOTDB_TABLE,
+    create_sql, TrackState, Tracked, BOOKKEEPING_TABLE, BOTDB_TABLE,
 };
 use crate::migration::catalog::{Catalog, MigrationId, Source};
 use crate::migration::harness::{lock_timed_out, on_blocking_thread, with_bounded_waits};
@@ -490,6 +496,9 @@ impl Database {
     /// The bookkeeping, creating both tables first if they do not exist (for commands
     /// that write).
     pub(crate) async fn ensure_bookkeeping(&self) -> Result<Bookkeeping> {
+        if let Pool::Sqlite(pool) = &self.pool {
+            return sqlite_bookkeeping(pool, true).await;
+        }
         with_connection!(&self.pool, |conn| {
             conn.batch_execute(&create_sql())
                 .await
@@ -500,6 +509,9 @@ impl Database {
 
     /// The bookkeeping as it is: a missing table reads as empty, and nothing is written.
     pub(crate) async fn read_bookkeeping(&self) -> Result<Bookkeeping> {
+        if let Pool::Sqlite(pool) = &self.pool {
+            return sqlite_bookkeeping(pool, false).await;
+        }
         let tables = with_connection!(&self.pool, |conn| conn.tables().await?);
         let has = |name: &str| tables.iter().any(|t| t == name);
         self.bookkeeping_rows(has(BOOKKEEPING_TABLE), has(BOTDB_TABLE))
@@ -507,11 +519,9 @@ impl Database {
     }
 
     async fn bookkeeping_rows(&self, diesel_table: bool, botdb_table: bool) -> Result<Bookkeeping> {
-        use tables::{__botdb_migrations as botdb, __diesel_schema_migrations as applied_table};
-        let (mut applied, tracked) = with_connection!(&self.pool, |conn| {
+        let (applied, tracked) = with_connection!(&self.pool, |conn| {
             let applied = if diesel_table {
-                applied_table::table
-                    .select((applied_table::version, applied_table::run_on))
+                applied_rows()
                     .load::<(String, NaiveDateTime)>(&mut conn)
                     .await
                     .map_err(|e| Error::query(Doing::ReadApplied, e))?
@@ -519,9 +529,8 @@ impl Database {
                 Vec::new()
             };
             let tracked = if botdb_table {
-                botdb::table
-                    .select((botdb::version, botdb::checksum, botdb::state, botdb::detail))
-                    .load::<(String, String, String, Option<String>)>(&mut conn)
+                tracked_rows()
+                    .load::<TrackedRow>(&mut conn)
                     .await
                     .map_err(|e| Error::query(Doing::ReadTracking, e))?
             } else {
@@ -529,11 +538,7 @@ impl Database {
             };
             (applied, tracked)
         });
-        applied.sort();
-        Ok((
-            applied,
-            tracked.into_iter().map(Tracked::from_row).collect(),
-        ))
+        Ok(bookkeeping(applied, tracked))
     }
 
     /// Every known migration and every applied version, with dirty and edited migrations
@@ -571,6 +576,86 @@ impl Database {
     pub async fn introspect(&self) -> Result<Schema> {
         with_connection!(&self.pool, |conn| conn.schema().await)
     }
+}
+
+/// A row of botdb's table as read: `(version, checksum, state, detail)`.
+type TrackedRow = (String, String, String, Option<String>);
+
+/// The applied versions with when they ran.
+fn applied_rows() -> Select<applied_table::table, (applied_table::version, applied_table::run_on)> {
+    use applied_table::{run_on, table, version};
+    table.select((version, run_on))
+}
+
+/// botdb's tracking rows.
+fn tracked_rows() -> Select<
+    botdb_table::table,
+    (
+        botdb_table::version,
+        botdb_table::checksum,
+        botdb_table::state,
+        botdb_table::detail,
+    ),
+> {
+    use botdb_table::{checksum, detail, state, table, version};
+    table.select((version, checksum, state, detail))
+}
+
+fn bookkeeping(mut applied: Vec<(String, NaiveDateTime)>, tracked: Vec<TrackedRow>) -> Bookkeeping {
+    applied.sort();
+    (
+        applied,
+        tracked.into_iter().map(Tracked::from_row).collect(),
+    )
+}
+
+/// The bookkeeping of a SQLite database (created first when `create`), read in one
+/// blocking task on the connection's thread rather than one per statement, and without
+/// listing every table to learn whether the two exist.
+async fn sqlite_bookkeeping(pool: &bb8::Pool<SqliteAsync>, create: bool) -> Result<Bookkeeping> {
+    let mut conn = checkout(pool, Backend::Sqlite).await?;
+    conn.spawn_blocking(move |conn| Ok(sqlite_bookkeeping_on(conn, create)))
+        .await
+        .map_err(|e| Error::query(Doing::ReadApplied, e))?
+}
+
+fn sqlite_bookkeeping_on(conn: &mut SqliteConnection, create: bool) -> Result<Bookkeeping> {
+    use diesel::connection::SimpleConnection;
+    // The sync driver's `load`, named in full: diesel-async's is in scope too.
+    use diesel::RunQueryDsl as SyncQuery;
+    #[derive(diesel::QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let (diesel_table, botdb_table) = if create {
+        conn.batch_execute(&create_sql())
+            .map_err(|e| Error::query(Doing::CreateBookkeeping, e))?;
+        (true, true)
+    } else {
+        let query = diesel::sql_query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+        )
+        .bind::<diesel::sql_types::Text, _>(BOOKKEEPING_TABLE)
+        .bind::<diesel::sql_types::Text, _>(BOTDB_TABLE);
+        let names =
+            SyncQuery::load::<Name>(query, conn).map_err(|e| Error::query(Doing::ListTables, e))?;
+        let has = |table: &str| names.iter().any(|n| n.name == table);
+        (has(BOOKKEEPING_TABLE), has(BOTDB_TABLE))
+    };
+    let applied = if diesel_table {
+        SyncQuery::load::<(String, NaiveDateTime)>(applied_rows(), conn)
+            .map_err(|e| Error::query(Doing::ReadApplied, e))?
+    } else {
+        Vec::new()
+    };
+    let tracked = if botdb_table {
+        SyncQuery::load::<TrackedRow>(tracked_rows(), conn)
+            .map_err(|e| Error::query(Doing::ReadTracking, e))?
+    } else {
+        Vec::new()
+    };
+    Ok(bookkeeping(applied, tracked))
 }
 
 /// The status of the database at `url`, guaranteed not to write: SQLite is opened

@@ -12,7 +12,7 @@ use tracing_subscriber::EnvFilter;
 
 use super::args::GlobalArgs;
 use super::error::{CliError, Shown, EXIT_INTERRUPTED};
-use super::{dispatch, Cli};
+use super::{dispatch, Cli, Command};
 
 /// Sends tracing output to stderr, at the level -v/-q ask for unless RUST_LOG is set.
 pub fn init_logging(args: &GlobalArgs) {
@@ -83,15 +83,11 @@ pub fn parse() -> Cli {
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
-/// Reads the botdb.toml environment --env names, then runs the parsed command on a
-/// multi-threaded runtime (SQLite backups copy with `block_in_place`, which a
-/// current-thread runtime does not allow; migrations run on the blocking thread pool).
+/// Reads the botdb.toml environment --env names, then runs the parsed command on the
+/// runtime it needs (see [`runtime_for`]).
 pub fn run(mut cli: Cli) -> Result<ExitCode, CliError> {
     cli.global.load_profile()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
+    let runtime = runtime_for(&cli.command)
         .map_err(|e| CliError::Other(format!("cannot start the async runtime: {e}")))?;
     let format = cli.format();
     let result = runtime.block_on(async {
@@ -124,6 +120,21 @@ pub fn run(mut cli: Cli) -> Result<ExitCode, CliError> {
     // dropping the runtime would wait for it to finish.
     runtime.shutdown_background();
     result
+}
+
+/// `status` only reads, so it runs on a current-thread runtime, which starts without
+/// spawning worker threads. Every other command may take a SQLite backup, which copies
+/// with `block_in_place`, which only a multi-threaded runtime allows.
+fn runtime_for(command: &Command) -> io::Result<tokio::runtime::Runtime> {
+    let mut builder = match command {
+        Command::Status(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        }
+    };
+    builder.enable_all().build()
 }
 
 /// How long an interrupted botdb waits for a stopped MySQL statement's migration to record

@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use diesel::{ConnectionError, ConnectionResult, SqliteConnection};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, ConnectionError, ConnectionResult, SqliteConnection};
 use diesel_async::pooled_connection::ManagerConfig;
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
 use libsqlite3_sys as ffi;
 
@@ -287,8 +287,19 @@ impl Drop for OnlineBackup<'_> {
 /// file that is not a database, or a hot journal a read-only connection cannot roll back,
 /// fails only at the first read, so it is done here: then connecting fails at once with
 /// SQLite's message, instead of handing out connections whose every query fails.
+///
+/// The whole opening runs in one blocking task (not one per step), as a command's first
+/// connection waits for it.
 async fn open(target: &str) -> ConnectionResult<SqliteAsync> {
-    match open_and_read(target).await {
+    let target = target.to_string();
+    tokio::task::spawn_blocking(move || open_blocking(&target).map(SqliteAsync::new))
+        .await
+        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?
+}
+
+/// [`open`] on the calling thread.
+fn open_blocking(target: &str) -> ConnectionResult<SqliteConnection> {
+    match open_and_read(target) {
         // A writer that died mid-transaction left a hot journal, which SQLite rolls back on
         // the first read, but only on a connection that may write. That restores the last
         // committed state, as any client's first read would: do it once on a read-write
@@ -297,25 +308,24 @@ async fn open(target: &str) -> ConnectionResult<SqliteAsync> {
             let Some(path) = target.strip_suffix(READ_ONLY) else {
                 return Err(e);
             };
-            drop(open_and_read(&format!("{path}{READ_WRITE}")).await?);
+            drop(open_and_read(&format!("{path}{READ_WRITE}"))?);
             tracing::warn!(
                 "rolled back a hot journal left by a process that died while writing {}: the database is at its last committed state",
                 path.trim_start_matches("file:")
             );
-            open_and_read(target).await
+            open_and_read(target)
         }
         other => other,
     }
 }
 
-async fn open_and_read(target: &str) -> ConnectionResult<SqliteAsync> {
-    let mut conn = SqliteAsync::establish(target).await?;
+fn open_and_read(target: &str) -> ConnectionResult<SqliteConnection> {
+    let mut conn = SqliteConnection::establish(target)?;
     let setup = format!(
         "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; SELECT count(*) FROM sqlite_master;",
         SQLITE_BUSY_TIMEOUT.as_millis()
     );
     conn.batch_execute(&setup)
-        .await
         .map_err(ConnectionError::CouldntSetupConfiguration)?;
     Ok(conn)
 }

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# bench/status.sh — how long `botdb status` takes on an up-to-date SQLite database, compared
+# with sqlite3 reading the same bookkeeping, and with botdb's bare process start.
+#
+# The database is migrated once by botdb with its embedded migrations (in a temp folder).
+# Then hyperfine times, each as a whole process without a shell in between:
+#   status   `botdb --database-url sqlite://DB status`
+#   sqlite3  `sqlite3 -batch -bail DB` reading both bookkeeping tables, every row and
+#            column botdb's status reads
+#   start    `botdb --version`: start-up and exit, no runtime, no database
+# It prints a markdown table with the minimum and the median of each, and the ratio
+# status/sqlite3 of the medians (the issue's target is at most 1.5).
+#
+# Usage:
+#   bench/status.sh [-n RUNS] [-k]
+#     -n, --runs N   timed runs per command (default 100, or $BENCH_RUNS)
+#     -k, --keep     keep the temp folder (database, hyperfine JSON)
+#     -h, --help     this help
+#
+# Environment:
+#   BENCH_RUNS   default for --runs
+#   BOTDB        botdb binary to use; otherwise target/release/botdb, built with
+#                `cargo build --release` if it does not exist (not rebuilt when stale)
+#
+# hyperfine and sqlite3 are required. Everything lives in one mktemp folder, removed by an
+# EXIT trap; nothing in the repository is written except target/ when the binary is built.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUNS=${BENCH_RUNS:-100}
+KEEP=0
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "status.sh: error: $*"; exit 1; }
+usage() { awk '/^# Usage:/ { on = 1 } on && !/^#/ { exit } on { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
+
+while (($#)); do
+    case $1 in
+        -n | --runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
+        --runs=*) RUNS=${1#*=}; shift ;;
+        -k | --keep) KEEP=1; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) log "status.sh: unknown option: $1"; usage >&2; exit 2 ;;
+    esac
+done
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs / BENCH_RUNS must be a positive integer, got '$RUNS'"
+
+command -v hyperfine >/dev/null || die "hyperfine is not installed (apt-get install -y hyperfine)"
+SQLITE3=$(command -v sqlite3) || die "sqlite3 is not installed (apt-get install -y sqlite3)"
+
+unset DATABASE_URL DB_URL MIGRATION_DIRECTORY RUST_LOG
+
+if [[ -n ${BOTDB:-} ]]; then
+    [[ -x $BOTDB ]] || die "BOTDB=$BOTDB is not an executable file"
+    BOTDB=$(cd "$(dirname "$BOTDB")" && pwd)/$(basename "$BOTDB")
+else
+    BOTDB=${CARGO_TARGET_DIR:-$ROOT/target}/release/botdb
+    if [[ ! -x $BOTDB ]]; then
+        log "building botdb (cargo build --release) ..."
+        (cd "$ROOT" && cargo build --release >&2) || die "cargo build --release failed"
+    fi
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/botdb-status.XXXXXX")
+cleanup() {
+    local rc=$?
+    trap - EXIT
+    if ((KEEP)); then log "temp folder kept: $WORK"; else rm -rf "$WORK"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+cd "$WORK"
+
+DB=$WORK/up.sqlite3
+"$BOTDB" --quiet --database-url "sqlite://$DB" migrate >/dev/null \
+    || die "botdb migrate on $DB failed"
+"$BOTDB" --database-url "sqlite://$DB" status --check >/dev/null \
+    || die "botdb status --check says the freshly migrated $DB is not up to date"
+READ='SELECT version, run_on FROM __diesel_schema_migrations; SELECT version, checksum, state, detail FROM __botdb_migrations;'
+[[ -n $("$SQLITE3" -batch -bail "$DB" "$READ") ]] || die "sqlite3 read no bookkeeping from $DB"
+
+q() { local out='' w; for w in "$@"; do out+=" $(printf '%q' "$w")"; done; printf '%s' "${out# }"; }
+
+log "botdb: $BOTDB; runs: $RUNS; scratch: $WORK"
+hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$WORK/status.json" \
+    -n status "$(q "$BOTDB" --database-url "sqlite://$DB" status)" \
+    -n sqlite3 "$(q "$SQLITE3" -batch -bail "$DB" "$READ")" \
+    -n start "$(q "$BOTDB" --version)" >&2
+
+# The minimum and median of each command, in ms, then the ratio of the medians.
+python3 - "$WORK/status.json" <<'EOF'
+import json, statistics, sys
+results = {r["command"]: r["times"] for r in json.load(open(sys.argv[1]))["results"]}
+print("| command | min (ms) | median (ms) |")
+print("|---|---:|---:|")
+for name, times in results.items():
+    print(f"| {name} | {min(times) * 1000:.2f} | {statistics.median(times) * 1000:.2f} |")
+ratio = statistics.median(results["status"]) / statistics.median(results["sqlite3"])
+print(f"\nstatus / sqlite3 (medians): {ratio:.2f}x (target <= 1.5)")
+EOF
