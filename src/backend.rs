@@ -49,6 +49,15 @@ impl Backend {
         }
     }
 
+    /// Whether a column added back by a revert can take its old place. MySQL says where
+    /// (`AFTER`) and SQLite rebuilds the table; PostgreSQL's ADD COLUMN only appends.
+    pub fn places_columns(self) -> bool {
+        match self {
+            Backend::Sqlite | Backend::Mysql => true,
+            Backend::Postgres => false,
+        }
+    }
+
     /// The server's port when the URL gives none; `None` for SQLite.
     pub fn default_port(self) -> Option<u16> {
         match self {

@@ -108,6 +108,11 @@ impl DatabaseUrl {
             });
         }
         let Some((scheme, rest)) = split_scheme(raw) else {
+            // `postgres//bot:pw@db/shop` or `bot:pw@db/shop` is a server URL with a typo,
+            // not a file name: taking it as a path would print its password.
+            if raw.contains('@') {
+                return Err(no_scheme(raw));
+            }
             return Self::sqlite_in(raw, raw, folder);
         };
         let (base, driver) = match scheme.split_once('+') {
@@ -127,6 +132,9 @@ impl DatabaseUrl {
                 Self::sqlite_in(raw, &path, folder)
             }
             Some((backend, scheme)) => Self::server(backend, scheme, raw, rest),
+            // Without `//` after the scheme, `bot:pw@db` is a user and password with the
+            // scheme left out, not a scheme `bot`.
+            None if raw.contains('@') && !rest.starts_with("//") => Err(no_scheme(raw)),
             None => Err(Error::UnknownScheme {
                 scheme: scheme.to_string(),
                 url: redact_unparsed(raw),
@@ -902,6 +910,15 @@ fn sqlite_path(rest: &str, sqlalchemy: bool) -> String {
 /// A password may hold an unencoded `/`, `?`, `#` or `@` that ends the authority early, so
 /// everything from the user name's `:` to the *last* `@` is masked, wherever that `@` is.
 /// Query parameters named like a password (`password=`, `sslpassword=`) are masked too.
+/// A server URL with its scheme left out, shown with everything before the host masked.
+fn no_scheme(raw: &str) -> Error {
+    let host = raw.rsplit_once('@').map_or("", |(_, host)| host);
+    Error::InvalidUrl {
+        url: format!("***@{host}"),
+        reason: "it has no scheme; start it with postgres://, mysql:// or sqlite://".into(),
+    }
+}
+
 fn redact_unparsed(raw: &str) -> String {
     let Some((scheme, rest)) = raw.split_once(':') else {
         return raw.to_string();
@@ -980,6 +997,16 @@ mod tests {
                 "{raw}: read by the driver"
             );
         }
+    }
+
+    #[test]
+    fn a_server_url_without_its_scheme_is_refused_without_its_password() {
+        for raw in ["postgres//bot:s3cret@db/shop", "bot:s3cret@db/shop"] {
+            let err = DatabaseUrl::parse(raw).expect_err(raw).to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("no scheme"), "{err}");
+        }
+        assert_eq!(parsed("data/shop.sqlite3").0, Backend::Sqlite);
     }
 
     fn parsed(raw: &str) -> (Backend, String) {

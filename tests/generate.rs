@@ -181,6 +181,29 @@ fn cases() -> Vec<Case> {
             probe: Some(("SELECT COUNT(*) AS n FROM categories WHERE position = 7", 2)),
         },
         Case {
+            name: "drop_updated_at_with_its_upkeep",
+            steps: vec![destructive(changed(|s| {
+                let t = table(s, "categories");
+                t.columns.retain(|c| c.name != "updated_at");
+                t.updated_at = None;
+            }))],
+            keeps_data: false,
+            probe: Some(("SELECT COUNT(*) AS n FROM categories", 2)),
+        },
+        Case {
+            name: "add_text_column_with_text_default",
+            steps: vec![step(changed(|s| {
+                table(s, "categories").columns.push(
+                    Column::new("blurb", ColumnType::Text).default(D::Text("none yet".into())),
+                )
+            }))],
+            keeps_data: true,
+            probe: Some((
+                "SELECT COUNT(*) AS n FROM categories WHERE blurb = 'none yet'",
+                2,
+            )),
+        },
+        Case {
             name: "add_not_null_column_with_fill",
             steps: vec![fill(
                 changed(|s| {
@@ -197,11 +220,10 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "drop_column",
-            // The last column: PostgreSQL can only append the column a revert adds back.
+            // A middle column: the revert puts it back in its place on SQLite and MySQL;
+            // PostgreSQL can only append it, which verify accepts there.
             steps: vec![destructive(changed(|s| {
-                table(s, "products")
-                    .columns
-                    .retain(|c| c.name != "hidden_content")
+                table(s, "products").columns.retain(|c| c.name != "file_id")
             }))],
             keeps_data: false,
             probe: None,

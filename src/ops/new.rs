@@ -128,6 +128,9 @@ pub fn folder_name(root: &Path, name: &str, now: NaiveDateTime) -> Result<String
 
 /// The header every migration file starts with, like the hand-written ones'.
 pub fn header(folder: &str, backend: Backend, what: &str) -> String {
+    // Every line of `what` stays a comment: a --fill written over several lines must not
+    // turn its later lines into SQL.
+    let what = what.lines().collect::<Vec<_>>().join("\n-- ");
     format!(
         "-- botdb migration {folder} ({})\n-- Alembic revision: none (botdb's own step)\n-- {what}\n",
         backend.name()
@@ -259,6 +262,18 @@ mod tests {
 
     fn at(text: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(text, VERSION_FORMAT).expect("a valid time")
+    }
+
+    #[test]
+    fn every_line_of_the_header_is_a_comment() {
+        let text = header(
+            "2026-11-27-000000_x",
+            Backend::Sqlite,
+            "fill 'a';\nDROP TABLE users;\r\n--",
+        );
+        for line in text.lines() {
+            assert!(line.starts_with("--"), "{line:?} in {text:?}");
+        }
     }
 
     #[test]

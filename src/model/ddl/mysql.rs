@@ -4,7 +4,7 @@
 use crate::backend::Backend::Mysql as M;
 use crate::error::Result;
 use crate::model::diff::{Diff, TableDiff};
-use crate::model::{Column, ColumnType, ForeignKey, Table};
+use crate::model::{Column, ColumnType, Default, ForeignKey, Table};
 
 use super::{default_sql, fill_sql, list, on_delete, q, Sql};
 
@@ -28,7 +28,14 @@ fn column_sql(table: &Table, column: &Column, nullable: bool) -> Result<String> 
         sql.push_str(" AUTO_INCREMENT");
     }
     if let Some(default) = &column.default {
-        sql.push_str(&format!(" DEFAULT {}", default_sql(M, default)?));
+        let value = default_sql(M, default)?;
+        // MySQL 8 takes a default on a TEXT column only as an expression in parentheses
+        // (MariaDB takes both forms).
+        if column.ty == ColumnType::Text && matches!(default, Default::Text(_)) {
+            sql.push_str(&format!(" DEFAULT ({value})"));
+        } else {
+            sql.push_str(&format!(" DEFAULT {value}"));
+        }
     }
     if table.updated_at.as_deref() == Some(column.name.as_str()) {
         sql.push_str(" ON UPDATE CURRENT_TIMESTAMP");

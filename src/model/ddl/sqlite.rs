@@ -109,6 +109,12 @@ fn trigger(out: &mut Sql, t: &Table, column: &str) -> Result<()> {
         .map(|k| Ok(format!("{k} = NEW.{k}", k = q(S, k)?)))
         .collect::<Result<Vec<_>>>()?
         .join(" AND ");
+    // A table without a primary key still has its rowid.
+    let key = if key.is_empty() {
+        "rowid = NEW.rowid".to_string()
+    } else {
+        key
+    };
     out.statement(format!(
         "CREATE TRIGGER {} AFTER UPDATE ON {table}\nFOR EACH ROW WHEN NEW.{col} IS OLD.{col}\nBEGIN\n    UPDATE {table} SET {col} = CURRENT_TIMESTAMP\n    WHERE {key} AND {col} IS NOT CURRENT_TIMESTAMP;\nEND",
         q(S, &format!("trg_{}_updated_at", t.name))?,
@@ -256,6 +262,13 @@ fn rebuild(
 
 fn alter_in_place(out: &mut Sql, t: &TableDiff) -> Result<()> {
     let table = q(S, &t.new.name)?;
+    // The old trigger goes first: SQLite refuses to drop a column a trigger still names.
+    if t.updated_at_changes() && t.old.updated_at.is_some() {
+        out.statement(format!(
+            "DROP TRIGGER {}",
+            q(S, &format!("trg_{}_updated_at", t.old.name))?
+        ));
+    }
     for i in &t.dropped_indexes {
         out.statement(format!("DROP INDEX {}", q(S, &i.name)?));
     }
@@ -284,12 +297,8 @@ fn alter_in_place(out: &mut Sql, t: &TableDiff) -> Result<()> {
         ));
     }
     if t.updated_at_changes() {
-        match &t.new.updated_at {
-            Some(column) => trigger(out, &t.new, column)?,
-            None => out.statement(format!(
-                "DROP TRIGGER {}",
-                q(S, &format!("trg_{}_updated_at", t.new.name))?
-            )),
+        if let Some(column) = &t.new.updated_at {
+            trigger(out, &t.new, column)?;
         }
     }
     Ok(())
