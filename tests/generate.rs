@@ -310,6 +310,19 @@ fn cases() -> Vec<Case> {
             probe: None,
         },
         Case {
+            // MySQL needs an index under a foreign key: the key is dropped around it.
+            name: "rename_an_index_a_foreign_key_uses",
+            steps: vec![step(changed(|s| {
+                for i in &mut table(s, "purchases").indexes {
+                    if i.name == "ix_purchases_user_id" {
+                        i.name = "ix_purchases_buyer".into();
+                    }
+                }
+            }))],
+            keeps_data: true,
+            probe: None,
+        },
+        Case {
             name: "add_unique",
             steps: vec![step(changed(|s| {
                 table(s, "categories").uniques.push(model::Unique {

@@ -92,6 +92,51 @@ fn fill_sql(dialect: Backend, column: &Column, fill: &str) -> Result<String> {
     }
 }
 
+/// `CONSTRAINT name FOREIGN KEY (…) REFERENCES table (…) [ON DELETE …]`, as CREATE TABLE
+/// and ALTER TABLE … ADD take it on PostgreSQL and MySQL.
+fn foreign_key_sql(dialect: Backend, fk: &super::ForeignKey) -> Result<String> {
+    Ok(format!(
+        "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}",
+        q(dialect, &fk.name)?,
+        list(dialect, &fk.columns)?,
+        q(dialect, &fk.references)?,
+        list(dialect, &fk.referenced_columns)?,
+        on_delete(fk)
+    ))
+}
+
+/// Drops the tables `diff` drops, children first.
+fn drop_tables(out: &mut Sql, dialect: Backend, diff: &Diff) -> Result<()> {
+    for t in diff.dropped.iter().rev() {
+        out.destructive(format!("drops table {} and every row in it", t.name));
+        out.statement(format!("DROP TABLE {}", q(dialect, &t.name)?));
+    }
+    Ok(())
+}
+
+/// Adds the unique constraints and indexes `diff` adds to tables that stay: the same
+/// ALTER TABLE and CREATE INDEX on PostgreSQL and MySQL.
+fn add_uniques_and_indexes(out: &mut Sql, dialect: Backend, diff: &Diff) -> Result<()> {
+    for t in &diff.altered {
+        let table = q(dialect, &t.new.name)?;
+        for u in &t.added_uniques {
+            out.statement(format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {} UNIQUE ({})",
+                q(dialect, &u.name)?,
+                list(dialect, &u.columns)?
+            ));
+        }
+        for i in &t.added_indexes {
+            out.statement(format!(
+                "CREATE INDEX {} ON {table} ({})",
+                q(dialect, &i.name)?,
+                list(dialect, &i.columns)?
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `ON DELETE CASCADE`, `ON DELETE SET NULL`, or nothing for NO ACTION (every backend's
 /// default, and what their catalogues report when nothing was said).
 fn on_delete(fk: &super::ForeignKey) -> String {

@@ -6,7 +6,9 @@ use crate::error::Result;
 use crate::model::diff::{Diff, TableDiff};
 use crate::model::{Column, ColumnType, Default, ForeignKey, Table};
 
-use super::{default_sql, fill_sql, list, on_delete, q, Sql};
+use super::{
+    add_uniques_and_indexes, default_sql, drop_tables, fill_sql, foreign_key_sql, list, q, Sql,
+};
 
 fn type_sql(ty: ColumnType) -> &'static str {
     match ty {
@@ -43,17 +45,6 @@ fn column_sql(table: &Table, column: &Column, nullable: bool) -> Result<String> 
     Ok(sql)
 }
 
-fn foreign_key_sql(fk: &ForeignKey) -> Result<String> {
-    Ok(format!(
-        "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}",
-        q(M, &fk.name)?,
-        list(M, &fk.columns)?,
-        q(M, &fk.references)?,
-        list(M, &fk.referenced_columns)?,
-        on_delete(fk)
-    ))
-}
-
 fn create_table(out: &mut Sql, t: &Table) -> Result<()> {
     let mut lines = Vec::new();
     for c in &t.columns {
@@ -79,7 +70,7 @@ fn create_table(out: &mut Sql, t: &Table) -> Result<()> {
         ));
     }
     for fk in &t.foreign_keys {
-        lines.push(foreign_key_sql(fk)?);
+        lines.push(foreign_key_sql(M, fk)?);
     }
     out.statement(format!(
         "CREATE TABLE {} (\n    {}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
@@ -171,11 +162,41 @@ fn alter_columns(out: &mut Sql, t: &TableDiff) -> Result<()> {
     Ok(())
 }
 
+/// The foreign keys `t` drops, and those it keeps over the columns of an index it drops:
+/// InnoDB refuses to drop an index a foreign key uses (error 1553), so those are dropped
+/// before it and added back once the new indexes exist.
+fn foreign_keys_to_drop(t: &TableDiff) -> Vec<&ForeignKey> {
+    let dropped_index_columns: Vec<&Vec<String>> = t
+        .dropped_indexes
+        .iter()
+        .map(|i| &i.columns)
+        .chain(t.dropped_uniques.iter().map(|u| &u.columns))
+        .collect();
+    let kept_over_dropped_index = t.new.foreign_keys.iter().filter(|fk| {
+        !t.added_foreign_keys.contains(fk)
+            && dropped_index_columns
+                .iter()
+                .any(|columns| columns.starts_with(&fk.columns))
+    });
+    t.dropped_foreign_keys
+        .iter()
+        .chain(kept_over_dropped_index)
+        .collect()
+}
+
+/// The foreign keys `t` adds, and those [`foreign_keys_to_drop`] dropped to let an index go.
+fn foreign_keys_to_add(t: &TableDiff) -> Vec<&ForeignKey> {
+    let readded = foreign_keys_to_drop(t)
+        .into_iter()
+        .filter(|fk| t.new.foreign_keys.contains(fk) && !t.added_foreign_keys.contains(fk));
+    t.added_foreign_keys.iter().chain(readded).collect()
+}
+
 pub(super) fn render(out: &mut Sql, diff: &Diff) -> Result<()> {
     // A foreign key cannot be dropped and re-added under its name in one ALTER TABLE
     // (InnoDB's errno 121), so drops and adds are separate statements.
     for t in &diff.altered {
-        for fk in &t.dropped_foreign_keys {
+        for fk in foreign_keys_to_drop(t) {
             out.statement(format!(
                 "ALTER TABLE {} DROP FOREIGN KEY {}",
                 q(M, &t.new.name)?,
@@ -197,39 +218,20 @@ pub(super) fn render(out: &mut Sql, diff: &Diff) -> Result<()> {
             ));
         }
     }
-    for t in diff.dropped.iter().rev() {
-        out.destructive(format!("drops table {} and every row in it", t.name));
-        out.statement(format!("DROP TABLE {}", q(M, &t.name)?));
-    }
+    drop_tables(out, M, diff)?;
     for t in &diff.created {
         create_table(out, t)?;
     }
     for t in &diff.altered {
         alter_columns(out, t)?;
     }
+    add_uniques_and_indexes(out, M, diff)?;
     for t in &diff.altered {
-        let table = q(M, &t.new.name)?;
-        for u in &t.added_uniques {
-            out.statement(format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {} UNIQUE ({})",
-                q(M, &u.name)?,
-                list(M, &u.columns)?
-            ));
-        }
-        for i in &t.added_indexes {
-            out.statement(format!(
-                "CREATE INDEX {} ON {table} ({})",
-                q(M, &i.name)?,
-                list(M, &i.columns)?
-            ));
-        }
-    }
-    for t in &diff.altered {
-        for fk in &t.added_foreign_keys {
+        for fk in foreign_keys_to_add(t) {
             out.statement(format!(
                 "ALTER TABLE {} ADD {}",
                 q(M, &t.new.name)?,
-                foreign_key_sql(fk)?
+                foreign_key_sql(M, fk)?
             ));
         }
     }

@@ -5,7 +5,9 @@ use crate::error::Result;
 use crate::model::diff::{ColumnChange, Diff, TableDiff};
 use crate::model::{Column, ColumnType, Table};
 
-use super::{default_sql, fill_sql, list, on_delete, q, Sql};
+use super::{
+    add_uniques_and_indexes, default_sql, drop_tables, fill_sql, foreign_key_sql, list, q, Sql,
+};
 
 fn type_sql(column: &Column) -> &'static str {
     match (column.ty, column.auto_increment) {
@@ -65,14 +67,7 @@ fn create_table(out: &mut Sql, t: &Table) -> Result<()> {
         ));
     }
     for fk in &t.foreign_keys {
-        lines.push(format!(
-            "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}",
-            q(P, &fk.name)?,
-            list(P, &fk.columns)?,
-            q(P, &fk.references)?,
-            list(P, &fk.referenced_columns)?,
-            on_delete(fk)
-        ));
+        lines.push(foreign_key_sql(P, fk)?);
     }
     out.statement(format!(
         "CREATE TABLE {} (\n    {}\n)",
@@ -206,43 +201,20 @@ pub(super) fn render(out: &mut Sql, diff: &Diff) -> Result<()> {
             out.statement(format!("DROP INDEX {}", q(P, &i.name)?));
         }
     }
-    for t in diff.dropped.iter().rev() {
-        out.destructive(format!("drops table {} and every row in it", t.name));
-        out.statement(format!("DROP TABLE {}", q(P, &t.name)?));
-    }
+    drop_tables(out, P, diff)?;
     for t in &diff.created {
         create_table(out, t)?;
     }
     for t in &diff.altered {
         alter_columns(out, t)?;
     }
-    for t in &diff.altered {
-        let table = q(P, &t.new.name)?;
-        for u in &t.added_uniques {
-            out.statement(format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {} UNIQUE ({})",
-                q(P, &u.name)?,
-                list(P, &u.columns)?
-            ));
-        }
-        for i in &t.added_indexes {
-            out.statement(format!(
-                "CREATE INDEX {} ON {table} ({})",
-                q(P, &i.name)?,
-                list(P, &i.columns)?
-            ));
-        }
-    }
+    add_uniques_and_indexes(out, P, diff)?;
     for t in &diff.altered {
         for fk in &t.added_foreign_keys {
             out.statement(format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}){}",
+                "ALTER TABLE {} ADD {}",
                 q(P, &t.new.name)?,
-                q(P, &fk.name)?,
-                list(P, &fk.columns)?,
-                q(P, &fk.references)?,
-                list(P, &fk.referenced_columns)?,
-                on_delete(fk)
+                foreign_key_sql(P, fk)?
             ));
         }
         if t.updated_at_changes() {
