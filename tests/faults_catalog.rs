@@ -54,7 +54,7 @@ fn plain_psql(
     Ok(std::process::Command::new("psql")
         .args(["-X", "-q", "-f"])
         .arg(&file)
-        .arg(&t.url)
+        .arg(&t.direct_url)
         .env("PGOPTIONS", "-c client_min_messages=warning")
         .output()?)
 }

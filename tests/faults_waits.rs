@@ -341,7 +341,7 @@ async fn postgres_busy_table_bounded_and_named() -> TestResult {
         row_counts(&db).await?,
     );
 
-    let mut holder = AsyncPgConnection::establish(&t.url).await?;
+    let mut holder = AsyncPgConnection::establish(&t.direct_url).await?;
     holder
         .batch_execute(
             "SET application_name = 'faults_waits_holder'; BEGIN; SELECT COUNT(*) FROM purchases;",

@@ -204,7 +204,7 @@ async fn a_no_transaction_migration_blocked_by_a_lock_says_so() -> TestResult {
     )?;
     let db = t.connect().await;
     db.migrate().await?;
-    let mut holder = AsyncPgConnection::establish(&t.url).await?;
+    let mut holder = AsyncPgConnection::establish(&t.direct_url).await?;
     holder
         .batch_execute("BEGIN; SELECT COUNT(*) FROM purchases;")
         .await?;

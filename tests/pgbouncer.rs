@@ -32,7 +32,7 @@ fn ok(url: &str, args: &[&str]) -> String {
 async fn every_command_works_through_the_pooler() -> TestResult {
     let db = postgres().await;
     let url = pooled_url(&db);
-    let direct = db.connect().await;
+    let direct = db.connect_direct().await;
     assert!(ok(&url, &["migrate"]).contains("migrate: 6 migrations"));
     assert_eq!(recorded_versions(&direct).await?, VERSIONS);
     assert!(ok(&url, &["status"]).contains("6 applied, 0 pending"));
@@ -101,7 +101,7 @@ async fn eight_concurrent_migrates_apply_each_migration_once() -> TestResult {
         VERSIONS.len(),
         "each migration applied exactly once"
     );
-    let direct = db.connect().await;
+    let direct = db.connect_direct().await;
     assert_eq!(recorded_versions(&direct).await?, VERSIONS);
     Ok(())
 }
@@ -126,7 +126,7 @@ async fn a_migrate_killed_with_sigkill_leaves_no_lock() -> TestResult {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    let direct = db.connect().await;
+    let direct = db.connect_direct().await;
     let held = "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted \
         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
     let mut seen = false;
@@ -209,10 +209,107 @@ async fn the_bots_queries_run_10000_times_on_16_tasks() -> TestResult {
     for task in tasks {
         task.await??;
     }
-    let direct = db.connect().await;
+    let direct = db.connect_direct().await;
     assert_eq!(
         crate::support::count(&direct, "SELECT COUNT(*) AS n FROM users").await?,
         16 * 25
     );
     Ok(())
+}
+
+/// Through the pooler a `with_connection!` body is one transaction, and PostgreSQL aborts a
+/// transaction at its first failed query. A query the bot expects may fail (a duplicate)
+/// goes in `conn.transaction(…)`, a savepoint there, and the body goes on; a body that
+/// swallows a failed query outside one gets an error, not a commit that silently kept
+/// none of its writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(botdb_test_pgbouncer), ignore = "set TEST_PGBOUNCER_URL to run it")]
+async fn a_failed_query_in_a_pooled_body_is_never_committed_silently() -> TestResult {
+    use botdb::schema::users;
+    use diesel::ExpressionMethods;
+    use scoped_futures::ScopedFutureExt;
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+
+    let db = postgres().await;
+    let url = pooled_url(&db);
+    ok(&url, &["migrate"]);
+    let pooled = Database::connect(&url).await?;
+    let direct = db.connect_direct().await;
+    let users = |n: i64| format!("SELECT COUNT(*) AS n FROM users WHERE telegram_id = {n}");
+    let refused = |e: diesel::result::Error| botdb::Error::Refused(e.to_string());
+
+    // The duplicate in a savepoint: refused, and the body's other writes are committed.
+    let duplicate_refused: botdb::Result<bool> = async {
+        Ok(botdb::with_connection!(pooled.pool(), |conn| {
+            for id in [1_i64, 2] {
+                diesel::insert_into(users::table)
+                    .values(users::telegram_id.eq(id))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(refused)?;
+            }
+            let again = conn
+                .transaction(savepoint(&conn, |c| {
+                    async move {
+                        diesel::insert_into(users::table)
+                            .values(users::telegram_id.eq(1_i64))
+                            .execute(c)
+                            .await
+                    }
+                    .scope_boxed()
+                }))
+                .await;
+            diesel::insert_into(users::table)
+                .values(users::telegram_id.eq(3_i64))
+                .execute(&mut conn)
+                .await
+                .map_err(refused)?;
+            again.is_err()
+        }))
+    }
+    .await;
+    assert!(duplicate_refused?);
+    for id in [1, 2, 3] {
+        assert_eq!(crate::support::count(&direct, &users(id)).await?, 1);
+    }
+
+    // The duplicate swallowed outside a savepoint: the body "succeeds", the commit does not.
+    let swallowed: botdb::Result<()> = async {
+        botdb::with_connection!(pooled.pool(), |conn| {
+            diesel::insert_into(users::table)
+                .values(users::telegram_id.eq(4_i64))
+                .execute(&mut conn)
+                .await
+                .map_err(refused)?;
+            let _ = diesel::insert_into(users::table)
+                .values(users::telegram_id.eq(1_i64))
+                .execute(&mut conn)
+                .await;
+        });
+        Ok(())
+    }
+    .await;
+    let e = swallowed.expect_err("an aborted transaction is not reported as committed");
+    assert!(
+        e.to_string().contains(
+            "current transaction is aborted, commands ignored until end of transaction block; \
+             the transaction was rolled back, so none of its writes were kept"
+        ),
+        "{e}"
+    );
+    assert_eq!(crate::support::count(&direct, &users(4)).await?, 0);
+    // The pool's connections are fine afterwards.
+    assert_eq!(crate::support::count(&pooled, &users(1)).await?, 1);
+    Ok(())
+}
+
+/// Types a transaction's body for `conn`'s connection type, which inside `with_connection!`
+/// differs per backend and cannot be written out.
+fn savepoint<'a, C, F>(_conn: &C, body: F) -> F
+where
+    F: for<'r> FnOnce(
+        &'r mut C,
+    ) -> scoped_futures::ScopedBoxFuture<'a, 'r, diesel::QueryResult<usize>>,
+{
+    body
 }

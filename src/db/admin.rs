@@ -180,11 +180,18 @@ async fn admin_execute(url: &DatabaseUrl, sql: &str, doing: Doing) -> Result<()>
     .map_err(|e| Error::query(doing, url.scrub(&e.to_string())))
 }
 
+/// A maintenance connection for statements without results (CREATE / DROP DATABASE, which
+/// cannot run in a transaction). Behind a transaction-mode pooler it is set up as the pool's
+/// connections are: diesel-async's own set-up prepares statements outside a transaction,
+/// which clash there with those other clients left on the server connection.
 async fn pg_admin(url: &DatabaseUrl) -> Result<AsyncPgConnection> {
     let admin = maintenance(url)?;
-    AsyncPgConnection::establish(admin.connection_string())
-        .await
-        .map_err(|e| connect_error(&admin, &e.to_string()))
+    if url.behind_pooler() {
+        crate::db::pooler::establish(admin.connection_string()).await
+    } else {
+        AsyncPgConnection::establish(admin.connection_string()).await
+    }
+    .map_err(|e| connect_error(&admin, &e.to_string()))
 }
 
 /// A maintenance connection for queries with results. Behind a transaction-mode pooler
@@ -194,10 +201,7 @@ async fn pg_reader(url: &DatabaseUrl) -> Result<AsyncPgConnection> {
     if !url.behind_pooler() {
         return pg_admin(url).await;
     }
-    let admin = maintenance(url)?;
-    let mut conn = crate::db::pooler::establish(admin.connection_string())
-        .await
-        .map_err(|e| connect_error(&admin, &e.to_string()))?;
+    let mut conn = pg_admin(url).await?;
     crate::db::pooler::begin(&mut conn).await?;
     Ok(conn)
 }

@@ -72,8 +72,34 @@ pub async fn begin(conn: &mut AsyncPgConnection) -> Result<()> {
 }
 
 /// Commits what [`begin`] opened.
+///
+/// After a failed query PostgreSQL has aborted the transaction, and it answers `COMMIT`
+/// with `ROLLBACK`, not an error: a body that went on after a query failed (on a direct
+/// connection each query is its own transaction, so that is ordinary there) would lose its
+/// writes without a word. The `SELECT 1` sent with the `COMMIT`, in the same round trip,
+/// fails in an aborted transaction instead ("current transaction is aborted"); the
+/// transaction is then rolled back and that is the error.
 pub async fn commit(conn: &mut AsyncPgConnection) -> Result<()> {
-    AnsiTransactionManager::commit_transaction(conn)
-        .await
-        .map_err(|e| Error::query(Doing::PoolerTransaction, e))
+    use diesel::connection::{TransactionDepthChange, TransactionManagerStatus};
+    match conn.batch_execute("SELECT 1; COMMIT").await {
+        Ok(()) => {
+            if let TransactionManagerStatus::Valid(status) =
+                AnsiTransactionManager::transaction_manager_status_mut(conn)
+            {
+                status
+                    .change_transaction_depth(TransactionDepthChange::DecreaseDepth)
+                    .map_err(|e| Error::query(Doing::PoolerTransaction, e))?;
+            }
+            Ok(())
+        }
+        Err(e) => {
+            // A COMMIT that failed (a deferred constraint) has ended the transaction
+            // already; ROLLBACK then only warns.
+            let _ = AnsiTransactionManager::rollback_transaction(conn).await;
+            Err(Error::query(
+                Doing::PoolerTransaction,
+                format!("{e}; the transaction was rolled back, so none of its writes were kept"),
+            ))
+        }
+    }
 }

@@ -1,6 +1,16 @@
 //! Test databases: a temporary SQLite file, or a uniquely named database on the
 //! PostgreSQL / MariaDB server named by TEST_POSTGRES_URL / TEST_MYSQL_URL, dropped
 //! again when the test ends.
+//!
+//! With TEST_POSTGRES_POOLED_URL set as well (a PgBouncer in transaction mode in front of
+//! that server, `?pgbouncer=true`; `.ci/run`'s second pass sets it), every PostgreSQL test
+//! database is reached through the pooler: [`TestDb::url`], what botdb connects with, names
+//! the database on the pooler. The test's own administration (CREATE / DROP DATABASE,
+//! [`TestDb::admin`]) and the side connections a test opens to play another client
+//! ([`TestDb::direct_url`]) stay on the server: DROP DATABASE through the pooler would
+//! race the server connections it keeps to that database, and a client that holds a lock
+//! for a test must hold it on a session of its own. It is read at run time, not by
+//! build.rs, so switching the pass on rebuilds nothing.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -12,8 +22,11 @@ use diesel_async::{
 /// A database that exists for one test.
 pub struct TestDb {
     pub backend: Backend,
-    /// The URL botdb connects with.
+    /// The URL botdb connects with: through the pooler when TEST_POSTGRES_POOLED_URL is set.
     pub url: String,
+    /// The same database on the server itself, never through a pooler: for a test's own
+    /// side connections (another client holding a lock, replication positions).
+    pub direct_url: String,
     name: String,
     admin_url: Option<String>,
     dir: Option<tempfile::TempDir>,
@@ -59,6 +72,14 @@ pub fn required_server_url(backend: Backend) -> String {
     })
 }
 
+/// The pooler the PostgreSQL tests' botdb connects through, when TEST_POSTGRES_POOLED_URL
+/// is set (see the module docs).
+pub fn postgres_pooler_url() -> Option<String> {
+    std::env::var("TEST_POSTGRES_POOLED_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
 /// `url` with its database (path) replaced by `name`.
 pub fn with_database(url: &str, name: &str) -> String {
     let mut parsed = url::Url::parse(url).expect("TEST_*_URL must be a valid URL");
@@ -75,9 +96,11 @@ impl TestDb {
         if backend == Backend::Sqlite {
             let dir = tempfile::tempdir().expect("temp dir");
             let path = dir.path().join(format!("{name}.sqlite3"));
+            let url = format!("sqlite://{}", path.display());
             return Some(TestDb {
                 backend,
-                url: format!("sqlite://{}", path.display()),
+                direct_url: url.clone(),
+                url,
                 name,
                 admin_url: None,
                 dir: Some(dir),
@@ -85,9 +108,15 @@ impl TestDb {
         }
         let admin = required_server_url(backend);
         admin_execute(backend, &admin, &format!("CREATE DATABASE {name}")).await;
+        let direct_url = with_database(&admin, &name);
+        let url = match postgres_pooler_url() {
+            Some(pooler) if backend == Backend::Postgres => with_database(&pooler, &name),
+            _ => direct_url.clone(),
+        };
         Some(TestDb {
             backend,
-            url: with_database(&admin, &name),
+            url,
+            direct_url,
             name,
             admin_url: Some(admin),
             dir: None,
@@ -122,6 +151,14 @@ impl TestDb {
 
     pub async fn connect(&self) -> Database {
         Database::connect(&self.url)
+            .await
+            .expect("connect to the test database")
+    }
+
+    /// Connected to the server itself, never through the pooler: for a test that checks
+    /// what botdb did through it.
+    pub async fn connect_direct(&self) -> Database {
+        Database::connect(&self.direct_url)
             .await
             .expect("connect to the test database")
     }

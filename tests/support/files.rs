@@ -45,6 +45,8 @@ pub fn add_migration(
 
 /// Runs `script` with the database's own command-line client, as a DBA would:
 /// `sqlite3 FILE < script`, `psql -v ON_ERROR_STOP=1 -f script URL`, `mysql DB < script`.
+/// The client connects to the server itself ([`TestDb::direct_url`]), also when botdb
+/// goes through a pooler: it is the DBA's tool, not botdb.
 pub fn apply_with_client(db: &TestDb, script: &str) -> Result<(), String> {
     use std::process::{Command, Stdio};
     let file = db.scratch_dir().join("script.sql");
@@ -61,13 +63,13 @@ pub fn apply_with_client(db: &TestDb, script: &str) -> Result<(), String> {
             let mut c = Command::new("psql");
             c.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-f"])
                 .arg(&file)
-                .arg(&db.url);
+                .arg(&db.direct_url);
             // CREATE TABLE IF NOT EXISTS on an existing table is a NOTICE, not a problem.
             c.env("PGOPTIONS", "-c client_min_messages=warning");
             c
         }
         Backend::Mysql => {
-            let url = url::Url::parse(&db.url).map_err(|e| e.to_string())?;
+            let url = url::Url::parse(&db.direct_url).map_err(|e| e.to_string())?;
             let mut c = Command::new("mysql");
             c.arg("-h").arg(url.host_str().unwrap_or("127.0.0.1"));
             c.arg("-P").arg(url.port().unwrap_or(3306).to_string());

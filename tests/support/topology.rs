@@ -30,7 +30,7 @@ pub async fn standby_url(db: &TestDb) -> String {
         #[diesel(sql_type = diesel::sql_types::Bool)]
         caught: bool,
     }
-    let mut primary = AsyncPgConnection::establish(&db.url)
+    let mut primary = AsyncPgConnection::establish(&db.direct_url)
         .await
         .expect("primary");
     let target = diesel::sql_query("SELECT pg_current_wal_lsn()::text AS lsn")
