@@ -9,7 +9,8 @@
 #   .ci/pgbouncer.sh stop DIR           stops the pgbouncer started from DIR, by its pid
 #
 # The `*` databases entry serves any database name, so each test database created on the
-# server is reached through the pooler by its name.
+# server is reached through the pooler by its name; `auth_user` lets pgbouncer look up any
+# role the server has (auth_query), so the roles tests create log in through it too.
 set -euo pipefail
 
 cmd=${1:-}
@@ -34,6 +35,7 @@ listen_port = $port
 unix_socket_dir =
 auth_type = trust
 auth_file = $dir/users.txt
+auth_user = postgres
 pool_mode = transaction
 max_client_conn = 500
 default_pool_size = 20

@@ -227,8 +227,8 @@ async fn the_bots_queries_run_10000_times_on_16_tasks() -> TestResult {
 async fn a_failed_query_in_a_pooled_body_is_never_committed_silently() -> TestResult {
     use botdb::schema::users;
     use diesel::ExpressionMethods;
-    use scoped_futures::ScopedFutureExt;
     use diesel_async::{AsyncConnection, RunQueryDsl};
+    use scoped_futures::ScopedFutureExt;
 
     let db = postgres().await;
     let url = pooled_url(&db);
