@@ -329,7 +329,10 @@ fn strings<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<String> {
 /// trigger, so a temporary table's triggers raise when the catalogue query inserts a row.
 fn guard(out: &mut Sql, old: &Schema, new: &Schema, set: &BTreeSet<String>) -> Result<()> {
     let rebuilt = set.iter().map(String::as_str).collect::<Vec<_>>();
-    let words = rebuilt.join(", ");
+    let words = match rebuilt.as_slice() {
+        [one] => one.to_string(),
+        many => format!("one of {}", many.join(", ")),
+    };
     let modelled: BTreeSet<&str> = old
         .tables
         .iter()
