@@ -1178,9 +1178,10 @@ async fn a_rebuild_stops_before_losing_what_the_model_does_not_declare(db: TestD
     )?;
     let notes_count = "SELECT COUNT(*) AS n FROM notes";
 
+    // `Products`: SQLite's names ignore case, and so does the guard.
     let outside = [
         (
-            "CREATE TABLE notes (id INTEGER PRIMARY KEY, product_id INTEGER NOT NULL REFERENCES products (id) ON DELETE CASCADE, body TEXT NOT NULL); \
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, product_id INTEGER NOT NULL REFERENCES Products (id) ON DELETE CASCADE, body TEXT NOT NULL); \
              INSERT INTO notes (product_id, body) SELECT id, 'kept' FROM products",
             "a table outside the declared model has a foreign key to one of products, purchases, which this migration rebuilds on SQLite",
             "DROP TABLE notes; CREATE TABLE notes (id INTEGER PRIMARY KEY, product_id INTEGER NOT NULL, body TEXT NOT NULL); \

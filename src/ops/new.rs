@@ -311,7 +311,7 @@ pub fn new_migration(root: &Path, name: &str, now: NaiveDateTime) -> Result<Vec<
                 header(
                     &folder,
                     b,
-                    "Written by hand: the SQL that applies this step goes below.",
+                    "Written by hand: the SQL that applies this step goes below.\nIf it changes the schema, make src/model/bot.rs describe the result, then run `botdb generate --record-only`.",
                 ),
                 header(
                     &folder,

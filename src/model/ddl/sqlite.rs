@@ -315,10 +315,11 @@ fn alter_in_place(out: &mut Sql, t: &TableDiff) -> Result<()> {
 }
 
 /// `'a', 'b'`: names as SQL strings, for the catalogue queries of [`guard`].
+/// Lowercased, as the catalogue is compared with `lower()`: SQLite's names ignore case.
 fn strings<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<String> {
     Ok(names
         .into_iter()
-        .map(|n| literal(S, &Literal::Str(n)))
+        .map(|n| literal(S, &Literal::Str(&n.to_lowercase())))
         .collect::<Result<Vec<_>>>()?
         .join(", "))
 }
@@ -370,7 +371,7 @@ fn guard(out: &mut Sql, old: &Schema, new: &Schema, set: &BTreeSet<String>) -> R
         format!("{words} has an index or trigger that is not in the declared model, and this migration rebuilds it on SQLite, which would lose it, so nothing was changed; declare the index in the model and generate again, or drop it before migrating and create it again after"),
     )?);
     out.statement(format!(
-        "INSERT INTO {guard} ({problem})\nSELECT 'reference' FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f\nWHERE m.type = 'table' AND f.\"table\" IN ({}) AND m.name NOT IN ({})\nUNION ALL\nSELECT 'extra' FROM sqlite_master\nWHERE type IN ('index', 'trigger') AND tbl_name IN ({}) AND name NOT LIKE 'sqlite_autoindex_%' AND name NOT IN ({})",
+        "INSERT INTO {guard} ({problem})\nSELECT 'reference' FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f\nWHERE m.type = 'table' AND lower(f.\"table\") IN ({}) AND lower(m.name) NOT IN ({})\nUNION ALL\nSELECT 'extra' FROM sqlite_master\nWHERE type IN ('index', 'trigger') AND lower(tbl_name) IN ({}) AND name NOT LIKE 'sqlite_autoindex_%' AND lower(name) NOT IN ({})",
         strings(rebuilt.iter().copied())?,
         strings(modelled.iter().copied())?,
         strings(rebuilt.iter().copied())?,
