@@ -32,8 +32,8 @@ pub struct Args {
     #[arg(long, value_name = "TABLE.OLD=NEW", value_parser = parse_rename)]
     pub rename: Vec<Rename>,
 
-    /// SQL that fills the rows already in TABLE for a NOT NULL COLUMN without a default
-    /// (repeatable), e.g. --fill users.email="''".
+    /// SQL that fills the rows already in TABLE for a COLUMN added as, or made, NOT NULL
+    /// without a default (repeatable), e.g. --fill users.email="''".
     #[arg(long, value_name = "TABLE.COLUMN=SQL", value_parser = parse_fill)]
     pub fill: Vec<((String, String), String)>,
 
