@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use botdb::introspect::compare::{compare_with, Strictness};
 use botdb::model::diff::{Options, Rename};
 use botdb::model::{self, Column, ColumnType, Default as D, OnDelete, Schema, Table};
-use botdb::ops::generate::{generate, Outcome};
+use botdb::ops::generate::{
+    generate, plan, read_snapshot_file, record, snapshot_path, Outcome, Recording,
+};
 use botdb::Source;
 
 use crate::per_backend;
 use crate::support::{
-    botdb, check_content, count, execute, insert_batch, outcome, row_counts, run_botdb, TestDb,
-    TestResult, VERSIONS,
+    botdb, check_content, count, execute, insert_batch, outcome, recorded_versions, row_counts,
+    run_botdb, TestDb, TestResult, VERSIONS,
 };
 
 /// The repository's migrations (three trees and model.toml) copied to `dir/migrations`.
@@ -256,6 +258,20 @@ fn cases() -> Vec<Case> {
             keeps_data: false,
             probe: Some((
                 "SELECT COUNT(*) AS n FROM products WHERE file_id = 'none'",
+                2,
+            )),
+        },
+        // No --fill: the declared default fills the NULLs (never the type's zero).
+        Case {
+            name: "make_not_null_with_its_default",
+            steps: vec![step(changed(|s| {
+                let file_id = column(s, "products", "file_id");
+                file_id.nullable = false;
+                file_id.default = Some(D::Text("none yet".into()));
+            }))],
+            keeps_data: false,
+            probe: Some((
+                "SELECT COUNT(*) AS n FROM products WHERE file_id = 'none yet'",
                 2,
             )),
         },
@@ -533,10 +549,11 @@ per_backend!(the_history_ends_at_the_snapshot);
 #[test]
 fn the_snapshot_is_the_bot_model() -> TestResult {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    assert_eq!(
-        botdb::ops::generate::read_snapshot(&root)?,
-        model::bot::schema()
-    );
+    let snapshot = read_snapshot_file(&root)?;
+    assert_eq!(snapshot.schema, model::bot::schema());
+    // Recorded at the newest migration: generate refuses a snapshot that steps follow.
+    let newest = botdb::ops::new::existing_folders(&root)?;
+    assert_eq!(snapshot.head.as_ref(), newest.last());
     Ok(())
 }
 
@@ -769,3 +786,451 @@ fn destructive_steps_are_marked_in_the_sql() -> TestResult {
         .contains(&"drop column users.last_name (destructive)".to_string()));
     Ok(())
 }
+
+/// Rewrites the copied snapshot with `change` made to its model, as if the history had
+/// ended elsewhere.
+fn edit_snapshot(root: &Path, change: impl FnOnce(&mut Schema)) -> TestResult {
+    let mut snapshot = read_snapshot_file(root)?;
+    change(&mut snapshot.schema);
+    std::fs::write(snapshot_path(root), model::snapshot::to_toml(&snapshot)?)?;
+    Ok(())
+}
+
+/// `botdb new NAME` run from the command line: the six paths it printed.
+fn botdb_new(
+    root: &Path,
+    name: &str,
+) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+    let out = botdb()
+        .args(["--migrations-dir", &root.display().to_string(), "new", name])
+        .output()?;
+    let (code, stdout, stderr) = outcome(&out);
+    if code != Some(0) {
+        return Err(format!("botdb new {name} exited {code:?}: {stderr}").into());
+    }
+    Ok(stdout.lines().map(str::to_string).collect())
+}
+
+/// The migration folder (`<version>_<name>`) a path printed by `new` is in.
+fn folder_of(path: &str) -> String {
+    Path::new(path)
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn with_language() -> Schema {
+    changed(|s| {
+        table(s, "users")
+            .columns
+            .push(Column::new("language", ColumnType::Varchar).nullable())
+    })
+}
+
+/// A step written by hand (`botdb new`, then SQL typed into its files) is one the snapshot
+/// knows nothing of: generate refuses and names `--record-only`; once the model is recorded
+/// the history ends at the snapshot on a real database, and generate moves on from there.
+async fn a_step_written_by_hand_is_recorded_and_generate_moves_past_it(db: TestDb) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    let paths = botdb_new(&root, "add_language")?;
+    let folder = folder_of(&paths[0]);
+    // The SQL typed by hand: for the test, the statements generate would write.
+    let language = with_language();
+    let by_hand = plan(&base(), &language, &Options::default())?.ok_or("no SQL")?;
+    for ((_, up, down), files) in by_hand.sql.iter().zip(paths.chunks(2)) {
+        for (body, path) in [up, down].into_iter().zip(files) {
+            let text = std::fs::read_to_string(path)?;
+            std::fs::write(path, format!("{text}\n{body}"))?;
+        }
+    }
+
+    let mut indexed = language.clone();
+    table(&mut indexed, "users").indexes.push(model::Index {
+        name: "ix_users_language".into(),
+        columns: vec!["language".into()],
+    });
+    let before = files_under(&root);
+    let now = chrono::Utc::now().naive_utc();
+    let refused = generate(&root, "index_language", &indexed, &Options::default(), now)
+        .err()
+        .ok_or("generate compared with a snapshot a hand-written step came after")?;
+    assert_eq!(refused.code(), "history_ahead", "{refused}");
+    assert!(
+        refused.hint().contains("`botdb generate --record-only`"),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains(&folder), "{refused}");
+    assert!(refused.to_string().ends_with(&refused.hint()), "{refused}");
+    assert_eq!(files_under(&root), before);
+
+    assert_eq!(
+        record(&root, &language)?,
+        Recording::Recorded {
+            head: Some(folder.clone()),
+            changes: vec!["record table users (changed)".into()],
+        }
+    );
+    let snapshot = read_snapshot_file(&root)?;
+    assert_eq!(snapshot.head.as_deref(), Some(folder.as_str()));
+    assert_eq!(snapshot.schema, language);
+    assert_eq!(record(&root, &language)?, Recording::NothingToRecord);
+
+    // The invariant generate relies on still holds: the history ends at the snapshot.
+    botdb_ok(&db, &root, &["migrate"])?;
+    let database = db.connect().await;
+    let found = differences(&database, &snapshot.schema, &Schema::default()).await?;
+    assert!(found.is_empty(), "at the hand-written step: {found:?}");
+
+    let written = generate(&root, "index_language", &indexed, &Options::default(), now)?;
+    let Outcome::Written { decisions, .. } = written else {
+        return Err("nothing generated after recording".into());
+    };
+    assert_eq!(
+        decisions,
+        vec!["add index users.ix_users_language".to_string()]
+    );
+    botdb_ok(&db, &root, &["migrate"])?;
+    let found = differences(&database, &indexed, &Schema::default()).await?;
+    assert!(found.is_empty(), "after the next generated step: {found:?}");
+    botdb_ok(&db, &root, &["revert", "--yes", "--steps", "2"])?;
+    let found = differences(&database, &base(), &indexed).await?;
+    assert!(found.is_empty(), "reverted to the head: {found:?}");
+    Ok(())
+}
+
+per_backend!(a_step_written_by_hand_is_recorded_and_generate_moves_past_it);
+
+/// `--record-only` refuses to record a model no migration takes the history to, and a
+/// snapshot recorded at a migration that is gone is refused by both.
+#[test]
+fn record_only_refuses_a_model_no_step_makes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    let now = chrono::Utc::now().naive_utc();
+    let Outcome::Written { paths, .. } = generate(
+        &root,
+        "add_language",
+        &with_language(),
+        &Options::default(),
+        now,
+    )?
+    else {
+        return Err("nothing generated".into());
+    };
+    let before = files_under(&root);
+    let refused = record(&root, &base())
+        .err()
+        .ok_or("recorded a change no SQL makes")?;
+    assert_eq!(refused.code(), "nothing_to_record_at", "{refused}");
+    assert!(refused.hint().contains("botdb generate NAME"), "{refused}");
+    assert_eq!(files_under(&root), before);
+
+    for path in &paths {
+        if let Some(folder) = Path::new(path).parent().filter(|f| f.exists()) {
+            std::fs::remove_dir_all(folder)?;
+        }
+    }
+    let before = files_under(&root);
+    for refused in [
+        record(&root, &base()).err(),
+        generate(&root, "again", &base(), &Options::default(), now).err(),
+    ] {
+        let refused = refused.ok_or("accepted a snapshot ahead of the history")?;
+        assert_eq!(refused.code(), "snapshot_ahead", "{refused}");
+        assert!(refused.to_string().contains("_add_language"), "{refused}");
+    }
+    assert_eq!(files_under(&root), before);
+    Ok(())
+}
+
+/// From the command line: a data step via `new` stops generate (exit 2, code and hint in
+/// JSON), `generate --record-only` records the model at it, and generate then finds the
+/// model unchanged.
+#[test]
+fn record_only_on_the_command_line() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    let root_arg = root.display().to_string();
+    let run = |args: &[&str]| -> Result<(Option<i32>, String, String), std::io::Error> {
+        let out = botdb()
+            .args(["--migrations-dir", &root_arg])
+            .args(args)
+            .output()?;
+        Ok(outcome(&out))
+    };
+    let before = files_under(&root);
+    let (code, stdout, _) = run(&["generate", "--record-only"])?;
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.starts_with("nothing to record"), "{stdout}");
+    let (code, _, stderr) = run(&["generate", "x", "--record-only"])?;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    assert_eq!(files_under(&root), before);
+
+    let folder = folder_of(&botdb_new(&root, "fix_usernames")?[0]);
+    let after_new = files_under(&root);
+    let (code, stdout, stderr) = run(&["--format", "json", "generate", "next"])?;
+    assert_eq!((code, stdout.as_str()), (Some(2), ""), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stderr)?;
+    assert_eq!(doc["error"]["code"], "history_ahead", "{stderr}");
+    let hint = doc["error"]["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("`botdb generate --record-only`"), "{stderr}");
+    let message = doc["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains(&folder) && message.ends_with(hint),
+        "{stderr}"
+    );
+    assert_eq!(files_under(&root), after_new);
+
+    let (code, stdout, stderr) = run(&["generate", "--record-only"])?;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains(&format!(
+            "recorded the model in {root_arg}/model.toml at {folder}"
+        )),
+        "{stdout}"
+    );
+    let snapshot = read_snapshot_file(&root)?;
+    assert_eq!(snapshot.head.as_deref(), Some(folder.as_str()));
+    assert_eq!(snapshot.schema, model::bot::schema());
+    let (code, stdout, _) = run(&["generate", "next"])?;
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.starts_with("nothing to change"), "{stdout}");
+    Ok(())
+}
+
+#[test]
+fn a_column_made_not_null_without_fill_or_default_is_refused_and_nothing_written() -> TestResult {
+    let model = changed(|s| column(s, "products", "file_id").nullable = false);
+    refused(
+        &[],
+        &model,
+        &Options::default(),
+        "column products.file_id is made NOT NULL without a default, so the rows where it holds NULL need a value; nothing was written; declare a default in the model, or pass --fill products.file_id=SQL",
+    )?;
+    // From the command line, against a history where products.description allowed NULL.
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    edit_snapshot(&root, |s| {
+        column(s, "products", "description").nullable = true
+    })?;
+    let before = files_under(&root);
+    let out = botdb()
+        .args([
+            "--migrations-dir",
+            &root.display().to_string(),
+            "generate",
+            "x",
+        ])
+        .output()?;
+    let (code, stdout, stderr) = outcome(&out);
+    assert_eq!((code, stdout.as_str()), (Some(2), ""), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("products.description is made NOT NULL")
+            && stderr.contains("--fill products.description=SQL"),
+        "{stderr}"
+    );
+    assert_eq!(files_under(&root), before);
+    Ok(())
+}
+
+#[test]
+fn a_key_change_names_the_way_to_write_it_by_hand() -> TestResult {
+    let model = changed(|s| table(s, "categories").primary_key = vec!["category_name".into()]);
+    refused(
+        &[],
+        &model,
+        &Options::default(),
+        "write that step by hand with `botdb new NAME`, then record the model with `botdb generate --record-only`",
+    )
+}
+
+/// `new` and `generate` errors under `--format json`: their own code, and the hint as its
+/// own field (not "nothing was written"), which the one-line message ends with.
+#[test]
+fn new_and_generate_errors_carry_a_code_and_a_hint() -> TestResult {
+    type Edit = fn(&mut Schema);
+    let cases: Vec<(&[&str], Option<Edit>, &str, &str)> = vec![
+        (&["generate", "Bad Name"], None, "bad_name", "use a name such as add_coupons"),
+        (&["new", "Bad-Name"], None, "bad_name", "use a name such as add_coupons"),
+        (&["generate", "x", "--fill", "users.nope=1"], None, "unused_fill", "check the spelling"),
+        (
+            &["generate", "x", "--rename", "users.a=b"],
+            None,
+            "bad_rename",
+            "name the table, a column of the old model and the column of the new model that replaces it",
+        ),
+        (
+            &["generate", "x"],
+            Some(|s| {
+                table(s, "users")
+                    .columns
+                    .push(Column::new("email", ColumnType::Varchar).nullable())
+            }),
+            "destructive",
+            "pass --allow-destructive if that is intended, or --rename TABLE.OLD=NEW if a column was renamed",
+        ),
+        (
+            &["generate", "x"],
+            Some(|s| column(s, "products", "description").nullable = true),
+            "missing_fill",
+            "declare a default in the model, or pass --fill products.description=SQL (e.g. --fill products.description=0)",
+        ),
+        (
+            &["generate", "x"],
+            Some(|s| table(s, "users").primary_key = vec!["telegram_id".into()]),
+            "key_change",
+            "write that step by hand with `botdb new NAME`, then record the model with `botdb generate --record-only`",
+        ),
+    ];
+    for (args, edit, code, hint) in cases {
+        let dir = tempfile::tempdir()?;
+        let root = copy_tree(dir.path())?;
+        if let Some(edit) = edit {
+            edit_snapshot(&root, edit)?;
+        }
+        let before = files_under(&root);
+        let out = botdb()
+            .args([
+                "--migrations-dir",
+                &root.display().to_string(),
+                "--format",
+                "json",
+            ])
+            .args(args)
+            .output()?;
+        let (exit, stdout, stderr) = outcome(&out);
+        assert_eq!((exit, stdout.as_str()), (Some(2), ""), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        let doc: serde_json::Value = serde_json::from_str(&stderr)?;
+        assert_eq!(doc["error"]["code"], code, "{args:?}: {stderr}");
+        assert_eq!(doc["error"]["hint"], hint, "{args:?}: {stderr}");
+        let message = doc["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("nothing was written") && message.ends_with(hint),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(files_under(&root), before, "{args:?}");
+    }
+
+    // A folder without the three trees, and a snapshot that is not a model.
+    let empty = tempfile::tempdir()?;
+    let out = botdb()
+        .args([
+            "--migrations-dir",
+            &empty.path().display().to_string(),
+            "--format",
+            "json",
+            "new",
+            "x",
+        ])
+        .output()?;
+    let doc: serde_json::Value = serde_json::from_str(&outcome(&out).2)?;
+    assert_eq!(doc["error"]["code"], "migrations_dir");
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    std::fs::write(snapshot_path(&root), "tables = 3\n")?;
+    let out = botdb()
+        .args([
+            "--migrations-dir",
+            &root.display().to_string(),
+            "--format",
+            "json",
+            "generate",
+            "x",
+        ])
+        .output()?;
+    let doc: serde_json::Value = serde_json::from_str(&outcome(&out).2)?;
+    assert_eq!(doc["error"]["code"], "snapshot");
+    assert_eq!(
+        doc["error"]["hint"],
+        "restore it from version control (it must describe the schema the migrations end at)"
+    );
+    Ok(())
+}
+
+/// A table outside the model that references a table SQLite rebuilds, or an index added by
+/// hand to one: migrate stops before the rebuild, the database is exactly as before (every
+/// row of the outside table too), and the message says what to do. Without them, the same
+/// migration applies and the outside table keeps its rows.
+async fn a_rebuild_stops_before_losing_what_the_model_does_not_declare(db: TestDb) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    botdb_ok(&db, &root, &["migrate"])?;
+    let database = db.connect().await;
+    reseed(&database).await?;
+    // products is rebuilt (with purchases, which references it).
+    let model = changed(|s| column(s, "products", "file_id").nullable = false);
+    let mut options = Options::default();
+    options
+        .fills
+        .insert(("products".into(), "file_id".into()), "'none'".into());
+    generate(
+        &root,
+        "file_id_required",
+        &model,
+        &options,
+        chrono::Utc::now().naive_utc(),
+    )?;
+    let notes_count = "SELECT COUNT(*) AS n FROM notes";
+
+    // `Products`: SQLite's names ignore case, and so does the guard.
+    let outside = [
+        (
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, product_id INTEGER NOT NULL REFERENCES Products (id) ON DELETE CASCADE, body TEXT NOT NULL); \
+             INSERT INTO notes (product_id, body) SELECT id, 'kept' FROM products",
+            "a table outside the declared model has a foreign key to one of products, purchases, which this migration rebuilds on SQLite",
+            "DROP TABLE notes; CREATE TABLE notes (id INTEGER PRIMARY KEY, product_id INTEGER NOT NULL, body TEXT NOT NULL); \
+             INSERT INTO notes (product_id, body) SELECT id, 'kept' FROM products",
+        ),
+        (
+            "CREATE INDEX ix_products_name ON products (name)",
+            "one of products, purchases has an index or trigger that is not in the declared model",
+            "DROP INDEX ix_products_name",
+        ),
+    ];
+    for (add, expected, remove) in outside {
+        execute(&database, add).await?;
+        let schema_before = database.introspect().await?;
+        let rows_before = (
+            row_counts(&database).await?,
+            count(&database, notes_count).await?,
+        );
+        let (code, stdout, stderr) = run_botdb(&db.url, &root, &["migrate"]);
+        assert_eq!(code, Some(2), "{add}: {stdout}{stderr}");
+        let errors = stderr.lines().filter(|l| l.starts_with("error:")).count();
+        assert_eq!(errors, 1, "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(stderr.contains("nothing was changed"), "{stderr}");
+        let database = db.connect().await;
+        assert_eq!(database.introspect().await?, schema_before, "{add}");
+        assert_eq!(
+            (
+                row_counts(&database).await?,
+                count(&database, notes_count).await?
+            ),
+            rows_before,
+            "{add}"
+        );
+        assert_eq!(
+            recorded_versions(&database).await?.len(),
+            VERSIONS.len(),
+            "{add}"
+        );
+        execute(&database, remove).await?;
+    }
+
+    let before = count(&database, notes_count).await?;
+    botdb_ok(&db, &root, &["migrate"])?;
+    let database = db.connect().await;
+    assert_eq!(count(&database, notes_count).await?, before);
+    let found = differences(&database, &model, &Schema::default()).await?;
+    assert!(found.is_empty(), "{found:?}");
+    Ok(())
+}
+
+per_backend!(sqlite; a_rebuild_stops_before_losing_what_the_model_does_not_declare);

@@ -21,8 +21,16 @@ pub enum CliError {
     Botdb(botdb::Error),
     /// Writing the output failed.
     Output(io::Error),
+    /// `new` or `generate` failed (they need no database).
+    Generate(botdb::ops::new::Error),
     /// Anything else, already worded for the user.
     Other(String),
+}
+
+impl From<botdb::ops::new::Error> for CliError {
+    fn from(e: botdb::ops::new::Error) -> Self {
+        CliError::Generate(e)
+    }
 }
 
 impl From<botdb::Error> for CliError {
@@ -47,6 +55,9 @@ pub struct Shown {
     pub migration: Option<String>,
     /// The failing statement, when known.
     pub statement: Option<String>,
+    /// What to do, when the error knows it apart from its message; otherwise the part of
+    /// the message after its last `; `.
+    pub hint: Option<String>,
 }
 
 impl Shown {
@@ -62,7 +73,10 @@ impl Shown {
             }
             Format::Json => {
                 // Every message ends with what to do, after its last `; `.
-                let hint = self.message.rsplit_once("; ").map(|(_, hint)| hint);
+                let hint = self
+                    .hint
+                    .as_deref()
+                    .or_else(|| self.message.rsplit_once("; ").map(|(_, hint)| hint));
                 let object = json!({ "error": {
                     "code": self.code,
                     "message": self.message,
@@ -94,18 +108,28 @@ impl CliError {
                 message: format!("cannot write output: {e}"),
                 migration: None,
                 statement: None,
+                hint: None,
+            },
+            CliError::Generate(e) => Shown {
+                code: e.code(),
+                hint: Some(e.hint()),
+                message: e.to_string(),
+                migration: None,
+                statement: None,
             },
             CliError::Other(message) => Shown {
                 code: "other",
                 message,
                 migration: None,
                 statement: None,
+                hint: None,
             },
             CliError::Botdb(e) => Shown {
                 code: e.code(),
                 migration: e.migration().map(str::to_string),
                 statement: e.statement().map(str::to_string),
                 message: super::wording::for_cli(e.to_string()),
+                hint: None,
             },
         }
     }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use botdb::model::diff::{Options, Rename};
-use botdb::ops::generate::{generate, Outcome};
+use botdb::ops::generate::{generate, record, Outcome, Recording};
 
 use super::args::GlobalArgs;
 use super::error::{CliError, EXIT_CHECK_FAILED};
@@ -19,15 +19,21 @@ use serde_json::json;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The migration's name: a-z, 0-9 and _ only, e.g. add_coupons.
-    pub name: String,
+    #[arg(required_unless_present = "record_only")]
+    pub name: Option<String>,
+
+    /// Write no SQL: record the declared model in model.toml at the newest migration, after
+    /// a step written by hand with `botdb new` that takes the schema there.
+    #[arg(long, conflicts_with_all = ["name", "rename", "fill", "allow_destructive"])]
+    pub record_only: bool,
 
     /// A column renamed in place, TABLE.OLD=NEW (repeatable). Without it, a column that
     /// disappears and one that appears are a drop and an add.
     #[arg(long, value_name = "TABLE.OLD=NEW", value_parser = parse_rename)]
     pub rename: Vec<Rename>,
 
-    /// SQL that fills the rows already in TABLE for a NOT NULL COLUMN without a default
-    /// (repeatable), e.g. --fill users.email="''".
+    /// SQL that fills the rows already in TABLE for a COLUMN added as, or made, NOT NULL
+    /// without a default (repeatable), e.g. --fill users.email="''".
     #[arg(long, value_name = "TABLE.COLUMN=SQL", value_parser = parse_fill)]
     pub fill: Vec<((String, String), String)>,
 
@@ -63,6 +69,10 @@ fn parse_fill(s: &str) -> Result<((String, String), String), String> {
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let root = migrations_root(global);
+    let name = match args.name {
+        Some(name) if !args.record_only => name,
+        _ => return record_only(&root, global.format),
+    };
     let options = Options {
         renames: args.rename,
         fills: args.fill.into_iter().collect(),
@@ -70,12 +80,11 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
     };
     let outcome = generate(
         &root,
-        &args.name,
+        &name,
         &botdb::model::bot::schema(),
         &options,
         chrono::Utc::now().naive_utc(),
-    )
-    .map_err(|e| CliError::Other(e.to_string()))?;
+    )?;
     if global.format == Format::Json {
         let snapshot = botdb::ops::generate::snapshot_path(&root);
         return match outcome {
@@ -106,6 +115,53 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
             for path in paths {
                 writeln!(out, "{}", path.display())?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `generate --record-only`: exits 1, writing nothing, when the snapshot already holds the
+/// model at the newest migration.
+fn record_only(root: &std::path::Path, format: Format) -> Result<ExitCode, CliError> {
+    let snapshot = botdb::ops::generate::snapshot_path(root);
+    let recording = record(root, &botdb::model::bot::schema())?;
+    if format == Format::Json {
+        return match recording {
+            Recording::NothingToRecord => {
+                print_json(&json!({ "recorded": false, "snapshot": snapshot }))?;
+                Ok(ExitCode::from(EXIT_CHECK_FAILED))
+            }
+            Recording::Recorded { head, changes } => {
+                print_json(&json!({
+                    "recorded": true,
+                    "snapshot": snapshot,
+                    "head": head,
+                    "changes": changes,
+                }))?;
+                Ok(ExitCode::SUCCESS)
+            }
+        };
+    }
+    let mut out = std::io::stdout().lock();
+    match recording {
+        Recording::NothingToRecord => {
+            writeln!(
+                out,
+                "nothing to record: {} already holds the model at the newest migration; nothing was written",
+                snapshot.display()
+            )?;
+            Ok(ExitCode::from(EXIT_CHECK_FAILED))
+        }
+        Recording::Recorded { head, changes } => {
+            for line in changes {
+                writeln!(out, "{line}")?;
+            }
+            writeln!(
+                out,
+                "recorded the model in {} at {} (no SQL written: the migrations must take the schema there; `botdb verify` and `botdb check` on a migrated database tell)",
+                snapshot.display(),
+                head.as_deref().unwrap_or("an empty history")
+            )?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -17,8 +17,7 @@ pub struct Args {
 
 pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> {
     let root = migrations_root(global);
-    let paths = botdb::ops::new::new_migration(&root, &args.name, chrono::Utc::now().naive_utc())
-        .map_err(|e| CliError::Other(e.to_string()))?;
+    let paths = botdb::ops::new::new_migration(&root, &args.name, chrono::Utc::now().naive_utc())?;
     if global.format == Format::Json {
         print_json(&json!({ "created": paths }))?;
         return Ok(ExitCode::SUCCESS);

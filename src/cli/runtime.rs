@@ -110,6 +110,7 @@ pub fn run(mut cli: Cli) -> Result<ExitCode, CliError> {
                     message: format!("interrupted by {signal}: {outcome}"),
                     migration: None,
                     statement: None,
+                    hint: None,
                 }
                 .print(format);
                 Ok(ExitCode::from(EXIT_INTERRUPTED))

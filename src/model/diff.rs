@@ -29,23 +29,29 @@ pub struct Rename {
     pub to: String,
 }
 
-/// Why a difference cannot be turned into a migration.
+/// Why a difference cannot be turned into a migration. Its text is what is wrong, then
+/// `; ` and what to do ([`Refusal::hint`] alone).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
+#[error("{}; {}", self.problem(), self.hint())]
 pub enum Refusal {
     /// A NOT NULL column without a default is added to an existing table.
-    #[error("column {table}.{column} is added as NOT NULL without a default, so the rows already in {table} need a value: declare a default in the model, or pass --fill {table}.{column}=SQL (e.g. --fill {table}.{column}=0)")]
     MissingFill {
         /// The table.
         table: String,
         /// The column.
         column: String,
     },
+    /// A nullable column without a default becomes NOT NULL: its NULLs need a value.
+    NullsNeedFill {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+    },
     /// Steps that lose data, without `--allow-destructive`.
-    #[error("the migration would lose data ({}); pass --allow-destructive if that is intended, or --rename TABLE.OLD=NEW if a column was renamed", .0.join("; "))]
     Destructive(Vec<String>),
     /// A `--rename` that does not match the two models.
-    #[error("--rename {table}.{from}={to} does not fit the models: {reason}")]
     BadRename {
         /// The table.
         table: String,
@@ -57,7 +63,6 @@ pub enum Refusal {
         reason: String,
     },
     /// A `--fill` for a column that does not need one.
-    #[error("--fill {table}.{column} names no column that is added or made NOT NULL; check the spelling")]
     UnusedFill {
         /// The table.
         table: String,
@@ -65,7 +70,6 @@ pub enum Refusal {
         column: String,
     },
     /// A change generate does not write (a primary key or an auto-numbered column).
-    #[error("{table}: {what} cannot be generated, because the rows' keys and the foreign keys pointing at them would have to be rewritten; write that migration by hand with `botdb new NAME`")]
     KeyChange {
         /// The table.
         table: String,
@@ -73,13 +77,51 @@ pub enum Refusal {
         what: String,
     },
     /// `updated_at` upkeep on a column with another name.
-    #[error("{table}: only a column called updated_at can be kept current (the PostgreSQL trigger function botdb_set_updated_at sets NEW.updated_at), not {column}")]
     UpdatedAtName {
         /// The table.
         table: String,
         /// The column.
         column: String,
     },
+}
+
+impl Refusal {
+    /// What is wrong, without the advice.
+    pub fn problem(&self) -> String {
+        match self {
+            Refusal::MissingFill { table, column } => format!("column {table}.{column} is added as NOT NULL without a default, so the rows already in {table} need a value"),
+            Refusal::NullsNeedFill { table, column } => format!("column {table}.{column} is made NOT NULL without a default, so the rows where it holds NULL need a value"),
+            Refusal::Destructive(steps) => format!("the migration would lose data ({})", steps.join("; ")),
+            Refusal::BadRename { table, from, to, reason } => format!("--rename {table}.{from}={to} does not fit the models: {reason}"),
+            Refusal::UnusedFill { table, column } => format!("--fill {table}.{column} names no column that is added or made NOT NULL"),
+            Refusal::KeyChange { table, what } => format!("{table}: {what} cannot be generated, because the rows' keys and the foreign keys pointing at them would have to be rewritten"),
+            Refusal::UpdatedAtName { table, column } => format!("{table}: only a column called updated_at can be kept current (the PostgreSQL trigger function botdb_set_updated_at sets NEW.updated_at), not {column}"),
+        }
+    }
+
+    /// What to do about it.
+    pub fn hint(&self) -> String {
+        match self {
+            Refusal::MissingFill { table, column } | Refusal::NullsNeedFill { table, column } => format!("declare a default in the model, or pass --fill {table}.{column}=SQL (e.g. --fill {table}.{column}=0)"),
+            Refusal::Destructive(_) => "pass --allow-destructive if that is intended, or --rename TABLE.OLD=NEW if a column was renamed".to_string(),
+            Refusal::BadRename { .. } => "name the table, a column of the old model and the column of the new model that replaces it".to_string(),
+            Refusal::UnusedFill { .. } => "check the spelling".to_string(),
+            Refusal::KeyChange { .. } => "write that step by hand with `botdb new NAME`, then record the model with `botdb generate --record-only`".to_string(),
+            Refusal::UpdatedAtName { .. } => "call the column updated_at in the model, or stop keeping it current".to_string(),
+        }
+    }
+
+    /// A stable snake_case name for the refusal (`--format json`'s `code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::MissingFill { .. } | Refusal::NullsNeedFill { .. } => "missing_fill",
+            Refusal::Destructive(_) => "destructive",
+            Refusal::BadRename { .. } => "bad_rename",
+            Refusal::UnusedFill { .. } => "unused_fill",
+            Refusal::KeyChange { .. } => "key_change",
+            Refusal::UpdatedAtName { .. } => "updated_at_name",
+        }
+    }
 }
 
 /// Everything that changes, in the order the tables are declared.
@@ -335,7 +377,8 @@ pub fn diff(old: &Schema, new: &Schema, options: &Options) -> Result<Diff, Refus
 
 /// The way back from [`diff`]'s `new` to `old`: the renames reversed, and a NOT NULL column
 /// that comes back without a default filled with its type's zero (its values were lost
-/// when it was dropped; down.sql restores the schema, not the data).
+/// when it was dropped; down.sql restores the schema, not the data). A column made NOT NULL
+/// again gets only its declared default as a fill, never a zero.
 pub fn reverse(old: &Schema, new: &Schema, options: &Options) -> Result<Diff, Refusal> {
     let back = Options {
         renames: options
@@ -369,7 +412,7 @@ fn compare(
     old: &Schema,
     new: &Schema,
     options: &Options,
-    zero_fills: bool,
+    reverse: bool,
 ) -> Result<(Diff, Used), Refusal> {
     for t in &new.tables {
         if let Some(column) = t.updated_at.as_ref().filter(|c| *c != "updated_at") {
@@ -402,7 +445,7 @@ fn compare(
         let Some(old_table) = old.table(&new_table.name) else {
             continue;
         };
-        let t = compare_table(old_table, new_table, options, zero_fills, &mut used)?;
+        let t = compare_table(old_table, new_table, options, reverse, &mut used)?;
         if !t.is_empty() {
             diff.altered.push(t);
         }
@@ -436,7 +479,7 @@ fn compare_table(
     old: &Table,
     new: &Table,
     options: &Options,
-    zero_fills: bool,
+    reverse: bool,
     used: &mut Used,
 ) -> Result<TableDiff, Refusal> {
     let name = &new.name;
@@ -478,7 +521,7 @@ fn compare_table(
         }
         None
     };
-    let zero = |column: &Column| zero_fills.then(|| zero_fill(column.ty).to_string());
+    let zero = |column: &Column| reverse.then(|| zero_fill(column.ty).to_string());
 
     let dropped_columns: Vec<Column> = old
         .columns
@@ -517,9 +560,18 @@ fn compare_table(
             || before.default != column.default
         {
             let fill = if before.nullable && !column.nullable {
-                fill_for(column)
-                    .or_else(|| column.default.as_ref().map(|_| DEFAULT_FILL.to_string()))
-                    .or_else(|| zero(column))
+                let fill = fill_for(column)
+                    .or_else(|| column.default.as_ref().map(|_| DEFAULT_FILL.to_string()));
+                // Never the type's zero: the NULLs are values someone stored. In reverse
+                // (down.sql putting NOT NULL back) a NULL stored since makes the revert
+                // fail with the database's own error, which is the honest outcome.
+                if fill.is_none() && !reverse {
+                    return Err(Refusal::NullsNeedFill {
+                        table: name.clone(),
+                        column: column.name.clone(),
+                    });
+                }
+                fill
             } else {
                 None
             };
@@ -617,6 +669,34 @@ mod tests {
         let defaulted =
             with_column(Column::new("email", ColumnType::Varchar).default(D::Text("x".into())));
         assert!(diff(&bot::schema(), &defaulted, &Options::default()).is_ok());
+    }
+
+    #[test]
+    fn making_a_column_not_null_needs_a_fill_or_a_default_but_not_in_reverse() {
+        let mut nullable = bot::schema();
+        if let Some(t) = nullable.table_mut("users") {
+            t.columns
+                .push(Column::new("email", ColumnType::Varchar).nullable());
+        }
+        let not_null = with_column(Column::new("email", ColumnType::Varchar));
+        let refused = diff(&nullable, &not_null, &Options::default());
+        assert_eq!(
+            refused,
+            Err(Refusal::NullsNeedFill {
+                table: "users".into(),
+                column: "email".into()
+            })
+        );
+        assert_eq!(refused.map_err(|r| r.code()), Err("missing_fill"));
+        // down.sql of a step that allowed NULL puts NOT NULL back without inventing values.
+        let back = reverse(&not_null, &nullable, &Options::default())
+            .map(|d| d.altered[0].changed_columns[0].fill.clone());
+        assert_eq!(back, Ok(None));
+        let defaulted =
+            with_column(Column::new("email", ColumnType::Varchar).default(D::Text("x".into())));
+        let filled = diff(&nullable, &defaulted, &Options::default())
+            .map(|d| d.altered[0].changed_columns[0].fill.clone());
+        assert_eq!(filled, Ok(Some(DEFAULT_FILL.to_string())));
     }
 
     #[test]

@@ -14,20 +14,19 @@ pub const TREES: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::My
 /// diesel's version form, `YYYY-MM-DD-HHMMSS`.
 const VERSION_FORMAT: &str = "%Y-%m-%d-%H%M%S";
 
-/// What can stop `new` or `generate`.
+/// What can stop `new` or `generate`. Its text is what is wrong, then `; ` and what to do
+/// ([`Error::hint`] alone).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The migration's name has characters outside `[a-z0-9_]`.
-    #[error(
-        "migration name `{0}` may hold only a-z, 0-9 and _ (e.g. add_coupons); nothing was written"
-    )]
+    #[error("migration name `{name}` may hold only a-z, 0-9 and _; nothing was written; {hint}", name = .0, hint = self.hint())]
     BadName(String),
     /// The folder does not hold the three trees.
-    #[error("{} does not hold the sqlite/, postgres/ and mysql/ migration folders; run botdb from the project root or point --migrations-dir at the folder that holds all three", .0.display())]
+    #[error("{} does not hold the sqlite/, postgres/ and mysql/ migration folders; {}", .0.display(), self.hint())]
     NotTrees(PathBuf),
     /// A file or folder cannot be read or written.
-    #[error("cannot {verb} {}: {source}; nothing was written", path.display())]
+    #[error("cannot {verb} {}: {source}; nothing was written; {}", path.display(), self.hint())]
     Io {
         /// `read`, `create`, `write` or `rename`.
         verb: &'static str,
@@ -37,22 +36,84 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The newest existing version is not diesel's date form, so no later one can be made.
-    #[error("cannot pick a version after {0}: it is not in diesel's YYYY-MM-DD-HHMMSS form; rename that migration's folder")]
+    #[error("cannot pick a version after {version}: it is not in diesel's YYYY-MM-DD-HHMMSS form; {hint}", version = .0, hint = self.hint())]
     Version(String),
     /// The model snapshot cannot be read or written.
-    #[error("the model snapshot {}: {message}; restore it from version control (it must describe the schema the migrations end at)", path.display())]
+    #[error("the model snapshot {}: {message}; {}", path.display(), self.hint())]
     Snapshot {
         /// The file.
         path: PathBuf,
         /// What is wrong.
         message: String,
     },
+    /// Migrations were added after the snapshot was recorded (by `botdb new`): the snapshot
+    /// may not describe where the history now ends.
+    #[error("the model snapshot {} was recorded at {head}, and {} came after it without recording the model (a step written by hand); nothing was written; {}", path.display(), .after.join(", "), self.hint())]
+    HistoryAhead {
+        /// The snapshot.
+        path: PathBuf,
+        /// The migration it was recorded at.
+        head: String,
+        /// The migrations after it.
+        after: Vec<String>,
+    },
+    /// The migration the snapshot was recorded at is in none of the trees.
+    #[error("the model snapshot {} was recorded at {head}, which none of the three trees holds; nothing was written; {}", path.display(), self.hint())]
+    SnapshotAhead {
+        /// The snapshot.
+        path: PathBuf,
+        /// The migration it was recorded at.
+        head: String,
+    },
+    /// `--record-only` with a model that differs from the snapshot, while the newest
+    /// migration is the one generate wrote from that snapshot.
+    #[error("the model differs from {}, but the newest migration {head} was generated from that snapshot and no step written by hand follows it, so recording the model would claim a change no migration makes; nothing was written; {}", path.display(), self.hint())]
+    NothingToRecordAt {
+        /// The snapshot.
+        path: PathBuf,
+        /// The newest migration.
+        head: String,
+    },
     /// The models' difference cannot be generated as asked.
-    #[error("{0}; nothing was written")]
+    #[error("{}; nothing was written; {}", .0.problem(), .0.hint())]
     Refused(#[from] Refusal),
     /// SQL could not be rendered (an identifier SQL cannot hold).
-    #[error("{0}; nothing was written")]
+    #[error("{0}; nothing was written; {hint}", hint = self.hint())]
     Sql(#[from] crate::error::Error),
+}
+
+impl Error {
+    /// A stable snake_case name for the error (`--format json`'s `code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadName(_) => "bad_name",
+            Error::NotTrees(_) => "migrations_dir",
+            Error::Io { .. } => "file",
+            Error::Version(_) => "bad_version",
+            Error::Snapshot { .. } => "snapshot",
+            Error::HistoryAhead { .. } => "history_ahead",
+            Error::SnapshotAhead { .. } => "snapshot_ahead",
+            Error::NothingToRecordAt { .. } => "nothing_to_record_at",
+            Error::Refused(r) => r.code(),
+            Error::Sql(e) => e.code(),
+        }
+    }
+
+    /// What to do about it: the end of the message, on its own.
+    pub fn hint(&self) -> String {
+        match self {
+            Error::BadName(_) => "use a name such as add_coupons".to_string(),
+            Error::NotTrees(_) => "run botdb from the project root or point --migrations-dir at the folder that holds all three".to_string(),
+            Error::Io { .. } => "check that the migrations folder exists and is writable, then run again".to_string(),
+            Error::Version(_) => "rename that migration's folder".to_string(),
+            Error::Snapshot { .. } => "restore it from version control (it must describe the schema the migrations end at)".to_string(),
+            Error::HistoryAhead { .. } => "make src/model/bot.rs describe the schema those steps end at, run `botdb generate --record-only` to record it, then generate again".to_string(),
+            Error::SnapshotAhead { .. } => "restore that migration, or model.toml as it was before it, from version control".to_string(),
+            Error::NothingToRecordAt { .. } => "run `botdb generate NAME` to write the change, or write it by hand with `botdb new NAME` and record after that".to_string(),
+            Error::Refused(r) => r.hint(),
+            Error::Sql(_) => "change that name or value in src/model/bot.rs".to_string(),
+        }
+    }
 }
 
 /// The result of `new` and `generate`.
@@ -82,7 +143,16 @@ pub fn check_trees(root: &Path) -> Result<()> {
 
 /// Every migration folder's version in the three trees.
 fn existing_versions(root: &Path) -> Result<Vec<String>> {
-    let mut versions = Vec::new();
+    Ok(existing_folders(root)?
+        .iter()
+        .map(|name| name.split('_').next().unwrap_or_default().to_string())
+        .collect())
+}
+
+/// Every migration folder's name (`<version>_<name>`) in the three trees, sorted by
+/// version, each once.
+pub fn existing_folders(root: &Path) -> Result<Vec<String>> {
+    let mut folders = Vec::new();
     for backend in TREES {
         let dir = root.join(backend.name());
         let entries = std::fs::read_dir(&dir).map_err(|source| Error::Io {
@@ -93,11 +163,16 @@ fn existing_versions(root: &Path) -> Result<Vec<String>> {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if entry.path().is_dir() && !name.starts_with('.') {
-                versions.push(name.split('_').next().unwrap_or_default().to_string());
+                folders.push(name);
             }
         }
     }
-    Ok(versions)
+    folders.sort_by_key(|name| {
+        let version = name.split('_').next().unwrap_or_default().replace('-', "");
+        (version, name.clone())
+    });
+    folders.dedup();
+    Ok(folders)
 }
 
 /// `now` in diesel's form, or one second after the newest existing version when `now` is
@@ -236,7 +311,7 @@ pub fn new_migration(root: &Path, name: &str, now: NaiveDateTime) -> Result<Vec<
                 header(
                     &folder,
                     b,
-                    "Written by hand: the SQL that applies this step goes below.",
+                    "Written by hand: the SQL that applies this step goes below.\nIf it changes the schema, make src/model/bot.rs describe the result, then run `botdb generate --record-only`.",
                 ),
                 header(
                     &folder,

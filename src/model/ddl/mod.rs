@@ -46,15 +46,20 @@ impl Sql {
         self.text.push_str(";\n");
     }
 
-    /// Adds a `-- destructive: why` line before the next statement.
-    fn destructive(&mut self, why: impl AsRef<str>) {
+    /// Adds a `-- why` comment line before the next statement.
+    fn comment(&mut self, why: impl AsRef<str>) {
         if !self.text.is_empty() {
             self.text.push('\n');
         }
-        self.text.push_str("-- destructive: ");
+        self.text.push_str("-- ");
         self.text.push_str(why.as_ref());
         self.text.push('\n');
         self.glued = true;
+    }
+
+    /// Adds a `-- destructive: why` line before the next statement.
+    fn destructive(&mut self, why: impl AsRef<str>) {
+        self.comment(format!("destructive: {}", why.as_ref()));
     }
 }
 

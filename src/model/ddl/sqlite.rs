@@ -11,6 +11,14 @@
 //! first, the old tables are dropped children first (nothing references them any more, so
 //! no cascade fires), and the renames rewrite `REFERENCES <parent>_new` back to the parent.
 //! Indexes and the `updated_at` triggers go with the old tables and are created again.
+//!
+//! What the model does not declare, generate cannot see: it writes SQL without a database.
+//! A table outside the model that references a rebuilt table would lose its rows when the
+//! old table is dropped (its ON DELETE CASCADE fires; SET NULL orphans them), and an index
+//! or trigger added by hand to a rebuilt table would go with it. So a rebuild starts with a
+//! guard that looks in the catalogue at run time and stops the migration, before anything
+//! changes, when it finds either; the migration's transaction rolls back and the message
+//! says what to do.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +26,8 @@ use crate::backend::Backend::Sqlite as S;
 use crate::error::Result;
 use crate::model::diff::{Diff, TableDiff};
 use crate::model::{Column, ColumnType, Default, Schema, Table};
+
+use crate::sql::literal::{literal, Literal};
 
 use super::{default_sql, fill_sql, list, on_delete, q, Sql};
 
@@ -304,8 +314,78 @@ fn alter_in_place(out: &mut Sql, t: &TableDiff) -> Result<()> {
     Ok(())
 }
 
+/// `'a', 'b'`: names as SQL strings, for the catalogue queries of [`guard`].
+/// Lowercased, as the catalogue is compared with `lower()`: SQLite's names ignore case.
+fn strings<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<String> {
+    Ok(names
+        .into_iter()
+        .map(|n| literal(S, &Literal::Str(&n.to_lowercase())))
+        .collect::<Result<Vec<_>>>()?
+        .join(", "))
+}
+
+/// Stops the migration, before it changes anything, when a table outside the models
+/// references a table in `set`, or a table in `set` has an index or trigger `old` does not
+/// declare: the rebuild would delete those rows or lose that index. RAISE works only in a
+/// trigger, so a temporary table's triggers raise when the catalogue query inserts a row.
+fn guard(out: &mut Sql, old: &Schema, new: &Schema, set: &BTreeSet<String>) -> Result<()> {
+    let rebuilt = set.iter().map(String::as_str).collect::<Vec<_>>();
+    let words = match rebuilt.as_slice() {
+        [one] => one.to_string(),
+        many => format!("one of {}", many.join(", ")),
+    };
+    let modelled: BTreeSet<&str> = old
+        .tables
+        .iter()
+        .chain(&new.tables)
+        .map(|t| t.name.as_str())
+        .collect();
+    let mut known: Vec<String> = Vec::new();
+    for t in old.tables.iter().filter(|t| set.contains(&t.name)) {
+        known.extend(t.indexes.iter().map(|i| i.name.clone()));
+        known.extend(t.uniques.iter().map(|u| u.name.clone()));
+        if t.updated_at.is_some() {
+            known.push(format!("trg_{}_updated_at", t.name));
+        }
+    }
+    let guard = q(S, "botdb_rebuild_guard")?;
+    let problem = q(S, "problem")?;
+    let stop = |kind: &str, message: String| -> Result<String> {
+        Ok(format!(
+            "CREATE TEMP TRIGGER {} BEFORE INSERT ON {guard}\nFOR EACH ROW WHEN NEW.{problem} = {}\nBEGIN\n    SELECT RAISE(ABORT, {});\nEND",
+            q(S, &format!("botdb_rebuild_guard_{kind}"))?,
+            literal(S, &Literal::Str(kind))?,
+            literal(S, &Literal::Str(&message))?,
+        ))
+    };
+    out.comment("Guard: stop here, changing nothing, if the rebuild below would delete rows of a table outside the model that references a rebuilt table, or lose an index or trigger added by hand to one.");
+    out.statement(format!(
+        "CREATE TEMP TABLE {guard} ({problem} TEXT NOT NULL)"
+    ));
+    out.statement(stop(
+        "reference",
+        format!("a table outside the declared model has a foreign key to {words}, which this migration rebuilds on SQLite: dropping the old table would delete or orphan its rows, so nothing was changed; add that table to the model and generate again, or drop its foreign key before migrating (botdb check names tables outside the model)"),
+    )?);
+    out.statement(stop(
+        "extra",
+        format!("{words} has an index or trigger that is not in the declared model, and this migration rebuilds it on SQLite, which would lose it, so nothing was changed; declare the index in the model and generate again, or drop it before migrating and create it again after"),
+    )?);
+    out.statement(format!(
+        "INSERT INTO {guard} ({problem})\nSELECT 'reference' FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f\nWHERE m.type = 'table' AND lower(f.\"table\") IN ({}) AND lower(m.name) NOT IN ({})\nUNION ALL\nSELECT 'extra' FROM sqlite_master\nWHERE type IN ('index', 'trigger') AND lower(tbl_name) IN ({}) AND name NOT LIKE 'sqlite_autoindex_%' AND lower(name) NOT IN ({})",
+        strings(rebuilt.iter().copied())?,
+        strings(modelled.iter().copied())?,
+        strings(rebuilt.iter().copied())?,
+        if known.is_empty() { "''".to_string() } else { strings(known.iter().map(String::as_str))? },
+    ));
+    out.statement(format!("DROP TABLE {guard}"));
+    Ok(())
+}
+
 pub(super) fn render(out: &mut Sql, diff: &Diff, old: &Schema, new: &Schema) -> Result<()> {
     let set = rebuild_set(diff, old, new);
+    if !set.is_empty() {
+        guard(out, old, new, &set)?;
+    }
     // A dropped table that an existing table references goes last, once the rebuild has
     // removed that reference; any other goes first, before a rebuild drops its parent.
     let referenced = |t: &Table| {
