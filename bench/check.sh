@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/check.sh — what `botdb check` costs next to `botdb status` on an up-to-date SQLite
-# database. check reads the history as status does, then the catalogue once (pragmas and
-# sqlite_master) and compares it with the declared model; it builds no scratch database.
+# database. check reads the history as status does, then the catalogue once (five queries
+# over sqlite_master and the pragmas, for all tables at once) and compares it with the
+# declared model; it builds no scratch database.
 # The target is check <= status + one catalogue read.
 #
 # Timed with hyperfine (warm-up 3), whole processes, on one database migrated once. The
@@ -45,15 +46,20 @@ url="sqlite://$db"
 }
 
 catalogue="$dir/catalogue.sql"
-for t in users categories products purchases; do
-    cat >>"$catalogue" <<SQL
-SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info('$t') ORDER BY cid;
-SELECT sql FROM sqlite_master WHERE type = 'table' AND name = '$t';
-SELECT il.name, il."unique", il.origin FROM pragma_index_list('$t') il WHERE il.origin <> 'pk';
-SELECT * FROM pragma_foreign_key_list('$t');
-SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = '$t';
+# The five queries src/introspect/sqlite.rs runs, each over all tables at once.
+tables="m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+cat >"$catalogue" <<SQL
+SELECT m.name, m.sql FROM sqlite_master m WHERE $tables;
+SELECT m.name, p.name, p.type, p."notnull" = 0, p.dflt_value, 0, p.pk, 0
+  FROM sqlite_master m, pragma_table_info(m.name) p WHERE $tables ORDER BY m.name, p.cid;
+SELECT m.name, CASE il.origin WHEN 'u' THEN '' ELSE il.name END, il."unique",
+  (SELECT group_concat(name, ',') FROM (SELECT ii.name FROM pragma_index_info(il.name) ii ORDER BY ii.seqno))
+  FROM sqlite_master m, pragma_index_list(m.name) il WHERE $tables AND il.origin <> 'pk';
+SELECT table_name, '', group_concat("from", ','), "table", group_concat("to", ','), on_delete
+  FROM (SELECT m.name AS table_name, f.* FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+        WHERE $tables ORDER BY m.name, f.id, f.seq) GROUP BY table_name, id;
+SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger';
 SQL
-done
 
 hyperfine --warmup 3 --runs "$runs" --export-markdown "$dir/result.md" --export-json "$dir/result.json" \
     -n status "$botdb --database-url $url status" \

@@ -123,12 +123,12 @@ pub fn run(mut cli: Cli) -> Result<ExitCode, CliError> {
     result
 }
 
-/// `status` only reads, so it runs on a current-thread runtime, which starts without
-/// spawning worker threads. Every other command may take a SQLite backup, which copies
-/// with `block_in_place`, which only a multi-threaded runtime allows.
+/// `status` and `check` only read, so they run on a current-thread runtime, which starts
+/// without spawning worker threads. Every other command may take a SQLite backup, which
+/// copies with `block_in_place`, which only a multi-threaded runtime allows.
 fn runtime_for(command: &Command) -> io::Result<tokio::runtime::Runtime> {
     let mut builder = match command {
-        Command::Status(_) => tokio::runtime::Builder::new_current_thread(),
+        Command::Status(_) | Command::Check(_) => tokio::runtime::Builder::new_current_thread(),
         _ => {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
             builder.worker_threads(2);

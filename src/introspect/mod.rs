@@ -3,28 +3,24 @@
 //! ([`crate::model::Schema`]), so the live database, the migrations and the model are
 //! compared as the same data.
 //!
-//! Every query here is read-only and takes its table name as a bind parameter.
+//! Every query here is read-only and reads all tables at once, one query per kind of
+//! object, so the cost of a read does not grow with the number of tables.
 
-use diesel::sql_types::Text;
+use std::collections::HashMap;
+
+use diesel::sql_types::{Bool, Integer, Nullable, Text};
 use diesel::QueryableByName;
 
 use crate::db::lock_row::LOCK_TABLE;
 use crate::error::{Doing, Error, Result};
 use crate::migration::bookkeeping::{BOOKKEEPING_TABLE, BOTDB_TABLE};
 pub use crate::model::Schema;
-use crate::model::{ColumnType, Default, ForeignKey, Index, OnDelete, Table, Unique};
+use crate::model::{Column, ColumnType, Default, ForeignKey, Index, OnDelete, Table, Unique};
 
-/// Runs one catalogue query (with the table's name bound, when given) and loads its rows.
+/// Runs one catalogue query and loads its rows.
 macro_rules! catalogue_rows {
     ($conn:expr, $doing:expr, $sql:expr) => {
         diesel::sql_query($sql)
-            .load($conn)
-            .await
-            .map_err($crate::introspect::err($doing))?
-    };
-    ($conn:expr, $doing:expr, $sql:expr, $table:expr) => {
-        diesel::sql_query($sql)
-            .bind::<diesel::sql_types::Text, _>($table)
             .load($conn)
             .await
             .map_err($crate::introspect::err($doing))?
@@ -37,12 +33,17 @@ pub mod postgres;
 pub mod sqlite;
 
 /// A backend whose catalogue botdb can read.
-pub trait Introspect {
+pub trait Introspect: Send {
     /// Every base table, diesel's bookkeeping table included, sorted.
     fn tables(&mut self) -> impl std::future::Future<Output = Result<Vec<String>>> + Send;
+    /// The whole catalogue, read with one query per kind (columns, indexes, foreign
+    /// keys, …) for all tables at once.
+    fn catalogue(&mut self) -> impl std::future::Future<Output = Result<Catalogue>> + Send;
     /// The whole schema, lifted to the model: tables sorted by name, the bookkeeping
     /// tables left out.
-    fn schema(&mut self) -> impl std::future::Future<Output = Result<Schema>> + Send;
+    fn schema(&mut self) -> impl std::future::Future<Output = Result<Schema>> + Send {
+        async move { self.catalogue().await?.schema() }
+    }
 }
 
 /// A row holding one name.
@@ -76,16 +77,48 @@ pub(crate) fn split_list(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// An index as every backend's catalogue query gives it (each reads `unique` its own way).
-pub(crate) struct IndexRow {
+/// A column as every backend's catalogue query gives it, in its table's order.
+#[derive(QueryableByName)]
+pub(crate) struct ColumnRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) table_name: String,
+    #[diesel(sql_type = Text)]
     pub(crate) name: String,
+    #[diesel(sql_type = Text)]
+    pub(crate) data_type: String,
+    #[diesel(sql_type = Bool)]
+    pub(crate) nullable: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(crate) default_value: Option<String>,
+    #[diesel(sql_type = Bool)]
+    pub(crate) auto_increment: bool,
+    /// 1-based position in the primary key; 0 outside it.
+    #[diesel(sql_type = Integer)]
+    pub(crate) pk_position: i32,
+    /// Set to the current time on every update (MySQL's ON UPDATE, or botdb's trigger).
+    #[diesel(sql_type = Bool)]
+    pub(crate) on_update: bool,
+}
+
+/// An index or unique constraint (not the primary key) as every backend's catalogue
+/// query gives it.
+#[derive(QueryableByName)]
+pub(crate) struct IndexRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) table_name: String,
+    #[diesel(sql_type = Text)]
+    pub(crate) name: String,
+    #[diesel(sql_type = Bool)]
     pub(crate) is_unique: bool,
+    #[diesel(sql_type = Text)]
     pub(crate) columns: String,
 }
 
-/// A foreign key as every backend's catalogue query returns it.
+/// A foreign key as every backend's catalogue query gives it.
 #[derive(QueryableByName)]
 pub(crate) struct ForeignKeyRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) table_name: String,
     #[diesel(sql_type = Text)]
     pub(crate) name: String,
     #[diesel(sql_type = Text)]
@@ -96,6 +129,74 @@ pub(crate) struct ForeignKeyRow {
     pub(crate) referenced_columns: String,
     #[diesel(sql_type = Text)]
     pub(crate) on_delete: String,
+}
+
+/// A trigger and the table it is on.
+#[derive(QueryableByName)]
+pub(crate) struct TriggerRow {
+    #[diesel(sql_type = Text)]
+    pub(crate) table_name: String,
+    #[diesel(sql_type = Text)]
+    pub(crate) name: String,
+}
+
+/// The catalogue of a whole database as read, before it is lifted to the model: reading
+/// it cannot fail on a type the model has no word for, lifting it ([`Catalogue::schema`])
+/// can.
+pub struct Catalogue {
+    /// Every base table, diesel's and botdb's bookkeeping included, sorted.
+    pub tables: Vec<String>,
+    pub(crate) columns: Vec<ColumnRow>,
+    pub(crate) indexes: Vec<IndexRow>,
+    pub(crate) foreign_keys: Vec<ForeignKeyRow>,
+}
+
+impl Catalogue {
+    /// The schema, lifted to the model: tables sorted by name, the bookkeeping tables
+    /// left out.
+    pub fn schema(self) -> Result<Schema> {
+        let mut columns = by_table(self.columns, |c| &c.table_name);
+        let mut index_rows = by_table(self.indexes, |i| &i.table_name);
+        let mut fk_rows = by_table(self.foreign_keys, |f| &f.table_name);
+        let mut schema = Schema::default();
+        for name in user_tables(self.tables) {
+            let mut table = Table::new(&name);
+            let mut key: Vec<(i32, String)> = Vec::new();
+            for c in columns.remove(&name).unwrap_or_default() {
+                let ty = column_type(&name, &c.name, &c.data_type)?;
+                let default = column_default(&name, &c.name, ty, c.default_value.as_deref())?;
+                if c.pk_position > 0 {
+                    key.push((c.pk_position, c.name.clone()));
+                }
+                if c.on_update {
+                    table.updated_at = Some(c.name.clone());
+                }
+                table.columns.push(Column {
+                    name: c.name,
+                    ty,
+                    nullable: c.nullable,
+                    default,
+                    auto_increment: c.auto_increment,
+                });
+            }
+            key.sort();
+            table.primary_key = key.into_iter().map(|(_, c)| c).collect();
+            indexes(&mut table, index_rows.remove(&name).unwrap_or_default());
+            foreign_keys(&mut table, fk_rows.remove(&name).unwrap_or_default())?;
+            settle(&mut table);
+            schema.tables.push(table);
+        }
+        Ok(schema)
+    }
+}
+
+/// Rows grouped by their table, each group in the order read.
+fn by_table<T>(rows: Vec<T>, table: fn(&T) -> &String) -> HashMap<String, Vec<T>> {
+    let mut grouped: HashMap<String, Vec<T>> = HashMap::new();
+    for row in rows {
+        grouped.entry(table(&row).clone()).or_default().push(row);
+    }
+    grouped
 }
 
 /// The logical type of a declared SQL type, in any backend's words (`character varying`,
@@ -204,11 +305,18 @@ pub fn updated_at_trigger(table: &str) -> String {
     format!("trg_{table}_updated_at")
 }
 
-/// The column a botdb `updated_at` trigger keeps, if the table has that trigger.
-pub(crate) fn updated_at_from_triggers(table: &Table, triggers: &[Name]) -> Option<String> {
-    let wanted = updated_at_trigger(&table.name);
-    (triggers.iter().any(|t| t.name == wanted) && table.column("updated_at").is_some())
-        .then(|| "updated_at".to_string())
+/// Marks the `updated_at` column of each table that has botdb's trigger for it (the
+/// engines without MySQL's ON UPDATE).
+pub(crate) fn mark_trigger_updates(columns: &mut [ColumnRow], triggers: &[TriggerRow]) {
+    for c in columns.iter_mut().filter(|c| c.name == "updated_at") {
+        let wanted = updated_at_trigger(&c.table_name);
+        if triggers
+            .iter()
+            .any(|t| t.table_name == c.table_name && t.name == wanted)
+        {
+            c.on_update = true;
+        }
+    }
 }
 
 /// Splits index rows into unique constraints and plain indexes.

@@ -1,55 +1,15 @@
 //! MySQL/MariaDB's catalogue: information_schema, in the current database.
 
-use diesel::sql_types::{BigInt, Nullable, Text};
+use std::collections::hash_map::{Entry, HashMap};
+
+use diesel::sql_types::Text;
 use diesel::QueryableByName;
 use diesel_async::{AsyncMysqlConnection, RunQueryDsl};
 
 use crate::backend::Backend;
 use crate::error::{Doing, Result};
-use crate::introspect::{
-    column_default, column_type, foreign_keys, indexes, settle, sorted, split_list, user_tables,
-    ForeignKeyRow, IndexRow, Introspect, Name, Schema,
-};
-use crate::model::{Column, Table};
+use crate::introspect::{sorted, Catalogue, ColumnRow, ForeignKeyRow, IndexRow, Introspect, Name};
 use crate::sql::identifier;
-
-#[derive(QueryableByName)]
-struct MysqlColumn {
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    data_type: String,
-    #[diesel(sql_type = Text)]
-    is_nullable: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    default_value: Option<String>,
-    #[diesel(sql_type = Text)]
-    extra: String,
-}
-
-#[derive(QueryableByName)]
-struct MysqlIndex {
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = BigInt)]
-    non_unique: i64,
-    #[diesel(sql_type = Text)]
-    columns: String,
-}
-
-#[derive(QueryableByName)]
-struct MysqlForeignKey {
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    columns: String,
-    #[diesel(sql_type = Text)]
-    references: String,
-    #[diesel(sql_type = Text)]
-    referenced_columns: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    on_delete: Option<String>,
-}
 
 #[derive(QueryableByName)]
 struct CreateTable {
@@ -68,85 +28,72 @@ impl Introspect for AsyncMysqlConnection {
         Ok(sorted(names))
     }
 
-    async fn schema(&mut self) -> Result<Schema> {
-        let mut schema = Schema::default();
-        for name in user_tables(self.tables().await?) {
-            let columns: Vec<MysqlColumn> = catalogue_rows!(self, Doing::ReadColumns, "SELECT COLUMN_NAME AS name, LOWER(COLUMN_TYPE) AS data_type, IS_NULLABLE AS is_nullable, \
-                 COLUMN_DEFAULT AS default_value, LOWER(EXTRA) AS extra \
-                 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
-                 ORDER BY ORDINAL_POSITION", &name);
-            // The primary key comes first, as the index named PRIMARY.
-            let index_rows: Vec<MysqlIndex> = catalogue_rows!(self, Doing::ReadIndexes, "SELECT INDEX_NAME AS name, CAST(MAX(NON_UNIQUE) AS SIGNED) AS non_unique, \
-                 GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ',') AS columns \
-                 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? \
-                 GROUP BY INDEX_NAME ORDER BY INDEX_NAME <> 'PRIMARY', INDEX_NAME", &name);
-            // MariaDB hides REFERENTIAL_CONSTRAINTS from a role that may only SELECT, but
-            // not KEY_COLUMN_USAGE: the ON DELETE rule then comes from SHOW CREATE TABLE.
-            let fk_rows: Vec<MysqlForeignKey> = catalogue_rows!(self, Doing::ReadForeignKeys, "SELECT k.CONSTRAINT_NAME AS name, \
-                 GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS columns, \
-                 MAX(k.REFERENCED_TABLE_NAME) AS `references`, \
-                 GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS referenced_columns, \
-                 MAX(r.DELETE_RULE) AS on_delete \
-                 FROM information_schema.KEY_COLUMN_USAGE k LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
-                 ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME \
-                 WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL \
-                 GROUP BY k.CONSTRAINT_NAME", &name);
-
-            let mut table = Table::new(&name);
-            for c in &columns {
-                let ty = column_type(&name, &c.name, &c.data_type)?;
-                table.columns.push(Column {
-                    name: c.name.clone(),
-                    ty,
-                    nullable: c.is_nullable == "YES",
-                    default: column_default(&name, &c.name, ty, c.default_value.as_deref())?,
-                    auto_increment: c.extra.contains("auto_increment"),
-                });
-                // MariaDB spells it `on update current_timestamp()`.
-                if c.extra.contains("on update current_timestamp") {
-                    table.updated_at = Some(c.name.clone());
+    async fn catalogue(&mut self) -> Result<Catalogue> {
+        let tables = self.tables().await?;
+        // MariaDB spells ON UPDATE `on update current_timestamp()`.
+        let columns: Vec<ColumnRow> = catalogue_rows!(
+            self,
+            Doing::ReadColumns,
+            "SELECT c.TABLE_NAME AS table_name, c.COLUMN_NAME AS name, LOWER(c.COLUMN_TYPE) AS data_type, \
+             c.IS_NULLABLE = 'YES' AS nullable, c.COLUMN_DEFAULT AS default_value, \
+             LOWER(c.EXTRA) LIKE '%auto_increment%' AS auto_increment, \
+             CAST(COALESCE(s.SEQ_IN_INDEX, 0) AS SIGNED) AS pk_position, \
+             LOWER(c.EXTRA) LIKE '%on update current_timestamp%' AS on_update \
+             FROM information_schema.COLUMNS c LEFT JOIN information_schema.STATISTICS s \
+             ON s.TABLE_SCHEMA = c.TABLE_SCHEMA AND s.TABLE_NAME = c.TABLE_NAME \
+             AND s.COLUMN_NAME = c.COLUMN_NAME AND s.INDEX_NAME = 'PRIMARY' \
+             WHERE c.TABLE_SCHEMA = DATABASE() ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION"
+        );
+        let index_rows: Vec<IndexRow> = catalogue_rows!(
+            self,
+            Doing::ReadIndexes,
+            "SELECT TABLE_NAME AS table_name, INDEX_NAME AS name, MAX(NON_UNIQUE) = 0 AS is_unique, \
+             GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ',') AS columns \
+             FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME <> 'PRIMARY' \
+             GROUP BY TABLE_NAME, INDEX_NAME"
+        );
+        // MariaDB hides REFERENTIAL_CONSTRAINTS from a role that may only SELECT, but
+        // not KEY_COLUMN_USAGE: the ON DELETE rule is then empty here, and comes from
+        // SHOW CREATE TABLE.
+        let mut fk_rows: Vec<ForeignKeyRow> = catalogue_rows!(
+            self,
+            Doing::ReadForeignKeys,
+            "SELECT k.TABLE_NAME AS table_name, k.CONSTRAINT_NAME AS name, \
+             GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS columns, \
+             MAX(k.REFERENCED_TABLE_NAME) AS `references`, \
+             GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') AS referenced_columns, \
+             COALESCE(MAX(r.DELETE_RULE), '') AS on_delete \
+             FROM information_schema.KEY_COLUMN_USAGE k LEFT JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+             ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME \
+             WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL \
+             GROUP BY k.TABLE_NAME, k.CONSTRAINT_NAME"
+        );
+        let mut creates: HashMap<String, String> = HashMap::new();
+        for f in fk_rows.iter_mut().filter(|f| f.on_delete.is_empty()) {
+            let create = match creates.entry(f.table_name.clone()) {
+                Entry::Occupied(read) => read.into_mut(),
+                Entry::Vacant(entry) => {
+                    let sql = format!(
+                        "SHOW CREATE TABLE {}",
+                        identifier(Backend::Mysql, &f.table_name)?
+                    );
+                    let rows: Vec<CreateTable> = catalogue_rows!(self, Doing::ReadForeignKeys, sql);
+                    entry.insert(
+                        rows.into_iter()
+                            .next()
+                            .map(|r| r.create)
+                            .unwrap_or_default(),
+                    )
                 }
-            }
-            let mut rows = Vec::new();
-            for i in index_rows {
-                if i.name == "PRIMARY" {
-                    table.primary_key = split_list(&i.columns);
-                } else {
-                    rows.push(IndexRow {
-                        name: i.name,
-                        is_unique: i.non_unique == 0,
-                        columns: i.columns,
-                    });
-                }
-            }
-            indexes(&mut table, rows);
-            let create = if fk_rows.iter().any(|f| f.on_delete.is_none()) {
-                let sql = format!("SHOW CREATE TABLE {}", identifier(Backend::Mysql, &name)?);
-                let rows: Vec<CreateTable> = catalogue_rows!(self, Doing::ReadForeignKeys, sql);
-                rows.into_iter()
-                    .next()
-                    .map(|r| r.create)
-                    .unwrap_or_default()
-            } else {
-                String::new()
             };
-            let fk_rows = fk_rows
-                .into_iter()
-                .map(|f| ForeignKeyRow {
-                    on_delete: f
-                        .on_delete
-                        .unwrap_or_else(|| on_delete_in_create(&create, &f.name)),
-                    name: f.name,
-                    columns: f.columns,
-                    references: f.references,
-                    referenced_columns: f.referenced_columns,
-                })
-                .collect();
-            foreign_keys(&mut table, fk_rows)?;
-            settle(&mut table);
-            schema.tables.push(table);
+            f.on_delete = on_delete_in_create(create, &f.name);
         }
-        Ok(schema)
+        Ok(Catalogue {
+            tables,
+            columns,
+            indexes: index_rows,
+            foreign_keys: fk_rows,
+        })
     }
 }
 

@@ -2,164 +2,170 @@
 //! report constraint names, so those are read from the `CREATE TABLE` text kept in
 //! sqlite_master; a constraint written without `CONSTRAINT name` has none.
 
-use diesel::sql_types::{Integer, Nullable, Text};
-use diesel::QueryableByName;
+use diesel::sql_types::{Nullable, Text};
+use diesel::{QueryableByName, SqliteConnection};
 use diesel_async::RunQueryDsl;
 
 use crate::db::sqlite::SqliteAsync;
 use crate::error::{Doing, Result};
 use crate::introspect::{
-    column_default, column_type, foreign_keys, indexes, settle, sorted, split_list,
-    updated_at_from_triggers, user_tables, ForeignKeyRow, IndexRow, Introspect, Name, Schema,
+    err, mark_trigger_updates, sorted, split_list, Catalogue, ColumnRow, ForeignKeyRow, IndexRow,
+    Introspect, Name, TriggerRow,
 };
-use crate::model::{Column, Table};
 
+/// A table and the `CREATE TABLE` text SQLite keeps for it.
 #[derive(QueryableByName)]
-struct SqliteColumn {
+struct TableRow {
     #[diesel(sql_type = Text)]
     name: String,
-    #[diesel(sql_type = Text)]
-    data_type: String,
-    #[diesel(sql_type = Integer)]
-    not_null: i32,
-    #[diesel(sql_type = Nullable<Text>)]
-    dflt_value: Option<String>,
-    #[diesel(sql_type = Integer)]
-    pk: i32,
-}
-
-#[derive(QueryableByName)]
-struct SqliteIndex {
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Integer)]
-    is_unique: i32,
-    #[diesel(sql_type = Text)]
-    origin: String,
-    #[diesel(sql_type = Text)]
-    columns: String,
-}
-
-#[derive(QueryableByName)]
-struct SqliteForeignKey {
-    #[diesel(sql_type = Text)]
-    columns: String,
-    #[diesel(sql_type = Text)]
-    references: String,
-    #[diesel(sql_type = Text)]
-    referenced_columns: String,
-    #[diesel(sql_type = Text)]
-    on_delete: String,
-}
-
-#[derive(QueryableByName)]
-struct Sql {
     #[diesel(sql_type = Nullable<Text>)]
     sql: Option<String>,
 }
 
+/// The rows of sqlite_master (as `m`) the queries below read: every table but SQLite's own.
+macro_rules! user_tables_sql {
+    () => {
+        "m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+    };
+}
+
 impl Introspect for SqliteAsync {
     async fn tables(&mut self) -> Result<Vec<String>> {
-        let names: Vec<Name> = catalogue_rows!(self, Doing::ListTables, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'");
+        let names: Vec<Name> = catalogue_rows!(
+            self,
+            Doing::ListTables,
+            concat!(
+                "SELECT m.name AS name FROM sqlite_master m WHERE ",
+                user_tables_sql!()
+            )
+        );
         Ok(sorted(names))
     }
 
-    async fn schema(&mut self) -> Result<Schema> {
-        let mut schema = Schema::default();
-        for name in user_tables(self.tables().await?) {
-            let columns: Vec<SqliteColumn> = catalogue_rows!(
-                self,
-                Doing::ReadColumns,
-                "SELECT name, type AS data_type, \"notnull\" AS not_null, dflt_value, pk \
-                 FROM pragma_table_info(?) ORDER BY cid",
-                &name
-            );
-            let sql: Vec<Sql> = catalogue_rows!(
-                self,
-                Doing::ReadColumns,
-                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
-                &name
-            );
-            let text = sql
-                .into_iter()
-                .next()
-                .and_then(|s| s.sql)
-                .unwrap_or_default();
-            let named = named_constraints(&text);
-            // Primary-key indexes (origin 'pk') are implied by the columns' pk flag.
-            let index_rows: Vec<SqliteIndex> = catalogue_rows!(self, Doing::ReadIndexes, "SELECT il.name AS name, il.\"unique\" AS is_unique, il.origin AS origin, \
-                 (SELECT group_concat(name, ',') FROM (SELECT ii.name FROM pragma_index_info(il.name) ii ORDER BY ii.seqno)) AS columns \
-                 FROM pragma_index_list(?) il WHERE il.origin <> 'pk'", &name);
-            let fk_rows: Vec<SqliteForeignKey> = catalogue_rows!(
-                self,
-                Doing::ReadForeignKeys,
-                "SELECT group_concat(\"from\", ',') AS columns, \"table\" AS \"references\", \
-                 group_concat(\"to\", ',') AS referenced_columns, on_delete \
-                 FROM (SELECT * FROM pragma_foreign_key_list(?) ORDER BY id, seq) GROUP BY id",
-                &name
-            );
-            let triggers: Vec<Name> = catalogue_rows!(self, Doing::ReadTriggers, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? ORDER BY name", &name);
-
-            let mut table = Table::new(&name);
-            let mut key: Vec<(i32, String)> = columns
-                .iter()
-                .filter(|c| c.pk > 0)
-                .map(|c| (c.pk, c.name.clone()))
-                .collect();
-            key.sort();
-            for c in &columns {
-                let ty = column_type(&name, &c.name, &c.data_type)?;
-                // Only a lone `INTEGER` primary key is the rowid's alias, numbered on insert.
-                let rowid =
-                    key.len() == 1 && c.pk > 0 && c.data_type.eq_ignore_ascii_case("integer");
-                table.columns.push(Column {
-                    name: c.name.clone(),
-                    ty,
-                    nullable: c.not_null == 0 && !rowid,
-                    default: column_default(&name, &c.name, ty, c.dflt_value.as_deref())?,
-                    auto_increment: rowid,
-                });
-            }
-            table.primary_key = key.into_iter().map(|(_, c)| c).collect();
-            indexes(
-                &mut table,
-                index_rows
-                    .into_iter()
-                    .map(|i| {
-                        let cols = split_list(&i.columns);
-                        // An automatic index backs a UNIQUE constraint: name it after that.
-                        let name = if i.origin == "u" {
-                            named.name_of(Kind::Unique, &cols)
-                        } else {
-                            i.name
-                        };
-                        IndexRow {
-                            name,
-                            is_unique: i.is_unique != 0,
-                            columns: i.columns,
-                        }
-                    })
-                    .collect(),
-            );
-            foreign_keys(
-                &mut table,
-                fk_rows
-                    .into_iter()
-                    .map(|f| ForeignKeyRow {
-                        name: named.name_of(Kind::ForeignKey, &split_list(&f.columns)),
-                        columns: f.columns,
-                        references: f.references,
-                        referenced_columns: f.referenced_columns,
-                        on_delete: f.on_delete,
-                    })
-                    .collect(),
-            )?;
-            table.updated_at = updated_at_from_triggers(&table, &triggers);
-            settle(&mut table);
-            schema.tables.push(table);
-        }
-        Ok(schema)
+    /// The queries run one after the other in one blocking task on the connection's
+    /// thread: through the async wrapper each would be a task of its own, which costs
+    /// more than the query.
+    async fn catalogue(&mut self) -> Result<Catalogue> {
+        self.spawn_blocking(|conn| Ok(catalogue_on(conn)))
+            .await
+            .map_err(err(Doing::ReadColumns))?
     }
+}
+
+fn catalogue_on(conn: &mut SqliteConnection) -> Result<Catalogue> {
+    // The sync driver's `load`, named in full: diesel-async's is in scope too.
+    use diesel::RunQueryDsl as SyncQuery;
+    fn rows<T>(conn: &mut SqliteConnection, doing: Doing, sql: &'static str) -> Result<Vec<T>>
+    where
+        T: QueryableByName<diesel::sqlite::Sqlite> + 'static,
+    {
+        SyncQuery::load(diesel::sql_query(sql), conn).map_err(err(doing))
+    }
+    let tables: Vec<TableRow> = rows(
+        conn,
+        Doing::ListTables,
+        concat!(
+            "SELECT m.name AS name, m.sql AS sql FROM sqlite_master m WHERE ",
+            user_tables_sql!()
+        ),
+    )?;
+    // SQLite numbers a lone INTEGER primary key's rows itself (it is the rowid's alias):
+    // that is marked below.
+    let mut columns: Vec<ColumnRow> = rows(
+        conn,
+        Doing::ReadColumns,
+        concat!(
+            "SELECT m.name AS table_name, p.name AS name, p.type AS data_type, \
+             p.\"notnull\" = 0 AS nullable, p.dflt_value AS default_value, \
+             0 AS auto_increment, p.pk AS pk_position, 0 AS on_update \
+             FROM sqlite_master m, pragma_table_info(m.name) p WHERE ",
+            user_tables_sql!(),
+            " ORDER BY m.name, p.cid"
+        ),
+    )?;
+    // Primary-key indexes (origin 'pk') are implied by the columns' pk flag. An automatic
+    // index (origin 'u') backs a UNIQUE constraint: it is named after that constraint
+    // below, from the CREATE TABLE text, so its own name is left empty here.
+    let mut index_rows: Vec<IndexRow> = rows(
+        conn,
+        Doing::ReadIndexes,
+        concat!(
+            "SELECT m.name AS table_name, CASE il.origin WHEN 'u' THEN '' ELSE il.name END AS name, \
+             il.\"unique\" AS is_unique, \
+             (SELECT group_concat(name, ',') FROM (SELECT ii.name FROM pragma_index_info(il.name) ii ORDER BY ii.seqno)) AS columns \
+             FROM sqlite_master m, pragma_index_list(m.name) il WHERE ",
+            user_tables_sql!(),
+            " AND il.origin <> 'pk'"
+        ),
+    )?;
+    // The pragma gives no constraint names either: those too come from the CREATE text.
+    let mut fk_rows: Vec<ForeignKeyRow> = rows(
+        conn,
+        Doing::ReadForeignKeys,
+        concat!(
+            "SELECT table_name, '' AS name, group_concat(\"from\", ',') AS columns, \
+             \"table\" AS \"references\", group_concat(\"to\", ',') AS referenced_columns, on_delete \
+             FROM (SELECT m.name AS table_name, f.* \
+             FROM sqlite_master m, pragma_foreign_key_list(m.name) f WHERE ",
+            user_tables_sql!(),
+            " ORDER BY m.name, f.id, f.seq) GROUP BY table_name, id"
+        ),
+    )?;
+    let triggers: Vec<TriggerRow> = rows(
+        conn,
+        Doing::ReadTriggers,
+        "SELECT tbl_name AS table_name, name FROM sqlite_master WHERE type = 'trigger'",
+    )?;
+
+    let mut keys: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for c in columns.iter().filter(|c| c.pk_position > 0) {
+        *keys.entry(c.table_name.as_str()).or_default() += 1;
+    }
+    let rowid_aliases: Vec<bool> = columns
+        .iter()
+        .map(|c| {
+            c.pk_position > 0
+                && keys.get(c.table_name.as_str()) == Some(&1)
+                && c.data_type.eq_ignore_ascii_case("integer")
+        })
+        .collect();
+    for (c, rowid) in columns.iter_mut().zip(rowid_aliases) {
+        if rowid {
+            c.auto_increment = true;
+            c.nullable = false;
+        }
+    }
+    mark_trigger_updates(&mut columns, &triggers);
+
+    let named: std::collections::HashMap<&str, Named> = tables
+        .iter()
+        .map(|t| {
+            (
+                t.name.as_str(),
+                named_constraints(t.sql.as_deref().unwrap_or_default()),
+            )
+        })
+        .collect();
+    let name_of = |table: &str, kind: Kind, columns: &str| {
+        named
+            .get(table)
+            .map(|n| n.name_of(kind, &split_list(columns)))
+            .unwrap_or_default()
+    };
+    for i in index_rows.iter_mut().filter(|i| i.name.is_empty()) {
+        i.name = name_of(&i.table_name, Kind::Unique, &i.columns);
+    }
+    for f in &mut fk_rows {
+        f.name = name_of(&f.table_name, Kind::ForeignKey, &f.columns);
+    }
+    let mut names: Vec<String> = tables.into_iter().map(|t| t.name).collect();
+    names.sort();
+    Ok(Catalogue {
+        tables: names,
+        columns,
+        indexes: index_rows,
+        foreign_keys: fk_rows,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,9 +3,10 @@
 
 use crate::config::DatabaseUrl;
 use crate::database::Database;
+use crate::db::with_connection;
 use crate::error::Result;
 use crate::introspect::compare::{compare, compare_names, compare_with, Difference, Strictness};
-use crate::introspect::Schema;
+use crate::introspect::{Introspect, Schema};
 use crate::migration::catalog::{MigrationId, Source};
 use crate::migration::plan::RevertTarget;
 use crate::model;
@@ -73,8 +74,16 @@ impl Database {
                 })
             })
             .collect();
+        // Read once: its table list says whether Alembic's table is there, and it is
+        // lifted to the model only when the database is compared with it.
+        let catalogue = with_connection!(self.pool(), |conn| conn.catalogue().await?);
         // A database Alembic still manages is at the step its revision maps to.
-        if let Some(revision) = self.alembic_revision().await? {
+        let alembic = if catalogue.tables.iter().any(|t| t == ALEMBIC_TABLE) {
+            self.alembic_revision().await?
+        } else {
+            None
+        };
+        if let Some(revision) = alembic {
             if let Some(step) = alembic::revision(&revision) {
                 at = step.version.map(str::to_string);
                 pending = status
@@ -86,8 +95,7 @@ impl Database {
             }
         }
         let (differences, names) = if pending == 0 {
-            let live = self.introspect().await?;
-            differences_from_model(&model::bot::schema(), &live)
+            differences_from_model(&model::bot::schema(), &catalogue.schema()?)
         } else {
             (Vec::new(), Vec::new())
         };
