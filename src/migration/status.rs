@@ -9,7 +9,8 @@ use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::migration::bookkeeping::{unfinished, TrackState, Tracked};
 use crate::migration::catalog::{Catalog, MigrationId, MigrationText};
-use crate::migration::plan::RunOptions;
+use crate::migration::plan::{plan_up, RunOptions};
+use crate::migration::report::Report;
 
 /// Whether a migration is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -239,6 +240,67 @@ pub fn unrecorded<'a>(
         .filter(|m| applied.contains(m.id.version.as_str()))
         .filter(|m| !tracked.contains(m.id.version.as_str()))
         .collect()
+}
+
+/// What a migrate up to `to` would do, judged from one read of the bookkeeping taken
+/// under the migration lock, before deciding on a backup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outlook {
+    /// It has migrations to apply: those `botdb status` lists as pending, up to `to`. False
+    /// for a `to` the catalogue does not know (the migrate refuses it, changing nothing).
+    pub pending: bool,
+    /// Its report, when it would apply nothing and write nothing: nothing pending up to
+    /// `to`, both bookkeeping tables there, every applied migration's checksum recorded,
+    /// nothing dirty, and nothing edited (unless allowed). `None` when the migrate itself
+    /// must run to find out, or to say what is wrong.
+    pub up_to_date: Option<Report>,
+}
+
+impl Outlook {
+    /// Judges a migrate up to `to` from the applied versions and botdb's tracking rows.
+    pub fn new(
+        catalog: &Catalog,
+        applied: &[String],
+        tracked: &[Tracked],
+        to: Option<&str>,
+        options: RunOptions,
+    ) -> Self {
+        let limit = match to {
+            None => Some(None),
+            Some(t) => catalog.find(t).ok().map(|m| Some(m.id.version.as_str())),
+        };
+        let pending = limit.is_some_and(|limit| {
+            let applied: HashSet<&str> = applied.iter().map(String::as_str).collect();
+            let unfinished: HashSet<&str> = tracked
+                .iter()
+                .filter(|t| t.state != TrackState::Applied)
+                .map(|t| t.version.as_str())
+                .collect();
+            catalog.migrations().iter().any(|m| {
+                let v = m.id.version.as_str();
+                !applied.contains(v) && !unfinished.contains(v) && limit.is_none_or(|l| v <= l)
+            })
+        });
+        // Applied versions and tracking rows mean both tables exist, so the run would
+        // create neither, and no Alembic database waits to be adopted (that needs diesel's
+        // table empty); the other conditions are the run's own checks.
+        let up_to_date = (!pending
+            && !applied.is_empty()
+            && !tracked.is_empty()
+            && unrecorded(catalog, applied, tracked).is_empty()
+            && preflight(tracked, Some(catalog), applied, options).is_ok()
+            && plan_up(catalog, applied, to).is_ok_and(|plan| plan.is_empty()))
+        .then(|| Report {
+            adopted: None,
+            reverted: Vec::new(),
+            applied: Vec::new(),
+            current: applied.iter().max().cloned(),
+        });
+        Outlook {
+            pending,
+            up_to_date,
+        }
+    }
 }
 
 #[cfg(test)]
