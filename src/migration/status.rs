@@ -1,7 +1,7 @@
 //! What is applied, read against the catalogue: [`Status`] for `botdb status`, and the
 //! checks every run makes first (nothing dirty, nothing edited after it ran).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
@@ -87,18 +87,32 @@ impl Status {
     /// Marks what botdb's own bookkeeping says: migrations left dirty, and applied ones
     /// whose up.sql no longer matches the checksum recorded when they ran.
     pub fn with_tracking(mut self, tracked: &[Tracked], catalog: &Catalog) -> Self {
-        let applied: Vec<String> = self.applied().map(|e| e.version.clone()).collect();
-        let changed: HashSet<String> = changed(tracked, catalog, &applied).into_iter().collect();
+        let recorded: HashMap<&str, &str> = tracked
+            .iter()
+            .filter(|t| t.state == TrackState::Applied)
+            .map(|t| (t.version.as_str(), t.checksum.as_str()))
+            .collect();
         let unfinished: HashSet<&str> = tracked
             .iter()
             .filter(|t| t.state != TrackState::Applied)
             .map(|t| t.version.as_str())
             .collect();
         for entry in &mut self.migrations {
+            // What `changed` reports, entry by entry: an applied migration of the
+            // catalogue whose recorded checksum differs.
+            let applied = matches!(entry.state, State::Applied | State::Unknown);
+            entry.changed = applied
+                && entry.name.as_deref().is_some_and(|name| {
+                    catalog.get(&entry.version).is_some_and(|m| {
+                        m.id.name == name
+                            && recorded
+                                .get(entry.version.as_str())
+                                .is_some_and(|c| *c != m.checksum)
+                    })
+                });
             if unfinished.contains(entry.version.as_str()) {
                 entry.state = State::Dirty;
             }
-            entry.changed = entry.name.as_ref().is_some_and(|n| changed.contains(n));
         }
         self
     }
@@ -144,38 +158,60 @@ impl Status {
     /// Combines the known migrations with the applied versions and when they ran.
     pub fn new(
         backend: Backend,
-        known: Vec<MigrationId>,
-        applied: Vec<(String, NaiveDateTime)>,
+        mut known: Vec<MigrationId>,
+        mut applied: Vec<(String, NaiveDateTime)>,
     ) -> Self {
-        let mut entries: BTreeMap<String, Entry> = known
-            .into_iter()
-            .map(|m| {
-                let entry = Entry {
-                    version: m.version.clone(),
+        // Both in version order (a stable sort, nearly free on what is already sorted),
+        // merged in one pass: a history can be long.
+        known.sort_by(|a, b| a.version.cmp(&b.version));
+        applied.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut entries: Vec<Entry> = Vec::with_capacity(known.len());
+        let mut applied = applied.into_iter().peekable();
+        let record =
+            |entries: &mut Vec<Entry>, version: String, run_on: NaiveDateTime| match entries
+                .last_mut()
+            {
+                Some(last) if last.version == version => {
+                    if last.state == State::Pending {
+                        last.state = State::Applied;
+                    }
+                    last.applied_at = Some(run_on);
+                }
+                _ => entries.push(Entry {
+                    version,
+                    name: None,
+                    state: State::Unknown,
+                    applied_at: Some(run_on),
+                    changed: false,
+                }),
+            };
+        for m in known {
+            while let Some((version, run_on)) = applied.next_if(|(v, _)| *v < m.version) {
+                record(&mut entries, version, run_on);
+            }
+            match entries.last_mut() {
+                // The same version twice: the later name stands.
+                Some(last) if last.version == m.version => last.name = Some(m.name),
+                _ => entries.push(Entry {
+                    version: m.version,
                     name: Some(m.name),
                     state: State::Pending,
                     applied_at: None,
                     changed: false,
-                };
-                (m.version, entry)
-            })
-            .collect();
-        for (version, run_on) in applied {
-            let entry = entries.entry(version.clone()).or_insert(Entry {
-                version,
-                name: None,
-                state: State::Unknown,
-                applied_at: None,
-                changed: false,
-            });
-            if entry.state == State::Pending {
-                entry.state = State::Applied;
+                }),
             }
-            entry.applied_at = Some(run_on);
+            while let Some((version, run_on)) =
+                applied.next_if(|(v, _)| entries.last().is_some_and(|e| e.version == *v))
+            {
+                record(&mut entries, version, run_on);
+            }
+        }
+        for (version, run_on) in applied {
+            record(&mut entries, version, run_on);
         }
         Status {
             backend,
-            migrations: entries.into_values().collect(),
+            migrations: entries,
         }
     }
 }
