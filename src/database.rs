@@ -35,7 +35,7 @@ use crate::migration::harness::{lock_timed_out, on_blocking_thread, with_bounded
 use crate::migration::plan::{plan_down, plan_up, RevertTarget, RunOptions};
 use crate::migration::report::{Report, Step};
 use crate::migration::revert::revert;
-use crate::migration::status::{preflight, unrecorded, Status};
+use crate::migration::status::{preflight, unrecorded, Outlook, Status};
 
 /// How long migrate, revert and redo wait for another process's migration lock by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -570,6 +570,23 @@ impl Database {
             return Ok(read.running_elsewhere(&tracked));
         }
         Ok(read)
+    }
+
+    /// What a migrate up to `to` would do, from one read of the bookkeeping: whether it
+    /// applies anything, and its report when it would change nothing at all (see
+    /// [`Outlook`]). Never writes. Call it holding the migration lock, so the answer
+    /// still holds when the migrate runs.
+    pub async fn outlook(&self, to: Option<&str>) -> Result<Outlook> {
+        let catalog = self.catalog()?;
+        let (applied, tracked) = self.read_bookkeeping().await?;
+        let applied: Vec<String> = applied.into_iter().map(|(v, _)| v).collect();
+        Ok(Outlook::new(
+            catalog,
+            &applied,
+            &tracked,
+            to,
+            self.run_options,
+        ))
     }
 
     /// The live schema of the bot's tables.

@@ -36,24 +36,14 @@ pub async fn run(args: Args, global: &GlobalArgs) -> Result<ExitCode, CliError> 
         per_migration: args.transaction_per_migration,
         allow_changed: args.allow_changed,
     });
-    // An unknown --to fails before changing anything: no backup for it.
-    let to = match args.to.as_deref() {
-        None => Some(None),
-        Some(t) => db
-            .catalog()?
-            .find(t)
-            .ok()
-            .map(|m| Some(m.id.version.clone())),
-    };
-    let changes = match &to {
-        None => false,
-        Some(to) => db
-            .status()
-            .await?
-            .pending()
-            .any(|e| to.as_ref().is_none_or(|t| e.version <= *t)),
-    };
-    let backup = args.backups.take(&db, changes).await?;
+    // One read of the bookkeeping, under the lock: an up-to-date database needs neither
+    // a backup nor the run. An unknown --to fails before changing anything: no backup.
+    let outlook = db.outlook(args.to.as_deref()).await?;
+    if let Some(report) = outlook.up_to_date {
+        let (db, report) = settle(db, lock, None, Ok(report)).await?;
+        return Progress::start(global).finish(&db, &report, "migrate", 0);
+    }
+    let backup = args.backups.take(&db, outlook.pending).await?;
     let mut progress = Progress::start(global);
     let result = db
         .migrate_with(args.to.as_deref(), &mut |event| match event {

@@ -3,10 +3,9 @@
 //! migrations, or one pass over a `--migrations-dir` folder); planning, applying, status
 //! and print-sql all work from that one reading.
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use diesel::migration::MigrationSource as DieselSource;
 
@@ -86,8 +85,9 @@ pub struct MigrationText {
 enum Down {
     /// Already in memory (embedded), or absent.
     Text(Option<String>),
-    /// A file, read the first time it is needed.
-    File(PathBuf, OnceLock<String>),
+    /// `<dir>/<name>/down.sql`, read the first time it is needed. The folder is shared by
+    /// every migration of the catalogue, rather than a path kept per migration.
+    File(Arc<Path>, OnceLock<String>),
 }
 
 impl MigrationText {
@@ -111,14 +111,16 @@ impl MigrationText {
     pub fn down(&self) -> Result<Option<&str>> {
         match &self.down {
             Down::Text(text) => Ok(text.as_deref()),
-            Down::File(path, text) => {
+            Down::File(dir, text) => {
                 if let Some(text) = text.get() {
                     return Ok(Some(text));
                 }
-                let read = read_text(path).map_err(|e| Error::MigrationsDir {
-                    path: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-                    message: format!("cannot read down.sql: {e}"),
-                })?;
+                let folder = dir.join(&self.id.name);
+                let read =
+                    read_text(&folder.join("down.sql")).map_err(|e| Error::MigrationsDir {
+                        path: folder,
+                        message: format!("cannot read down.sql: {e}"),
+                    })?;
                 Ok(Some(text.get_or_init(|| read)))
             }
         }
@@ -135,12 +137,27 @@ fn read_text(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// [`read_text`] into `buf` (emptied first), which keeps its capacity from one file to
+/// the next: a small file then costs one read and the one that finds its end, with no
+/// growing of the buffer on the way.
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<String> {
+    buf.clear();
+    std::fs::File::open(path)?.take(u64::MAX).read_to_end(buf)?;
+    match std::str::from_utf8(buf) {
+        Ok(text) => Ok(text.to_owned()),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )),
+    }
+}
+
 /// Every migration a source has for one backend, oldest first.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     backend: Backend,
+    /// In version order, so a version is found by binary search.
     migrations: Vec<MigrationText>,
-    by_version: HashMap<String, usize>,
 }
 
 impl Catalog {
@@ -156,15 +173,9 @@ impl Catalog {
     /// A catalogue of the given migrations, put in version order.
     pub fn from_migrations(backend: Backend, mut migrations: Vec<MigrationText>) -> Self {
         migrations.sort_by(|a, b| a.id.version.cmp(&b.id.version));
-        let by_version = migrations
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (m.id.version.clone(), i))
-            .collect();
         Self {
             backend,
             migrations,
-            by_version,
         }
     }
 
@@ -185,7 +196,13 @@ impl Catalog {
 
     /// The migration recorded as `version`, if this catalogue has it.
     pub fn get(&self, version: &str) -> Option<&MigrationText> {
-        self.by_version.get(version).map(|&i| &self.migrations[i])
+        // The last of equal versions, as a map built in this order would keep.
+        let end = self
+            .migrations
+            .partition_point(|m| m.id.version.as_str() <= version);
+        self.migrations[..end]
+            .last()
+            .filter(|m| m.id.version == version)
     }
 
     /// Resolves a version given by a user: `2024-12-20-105908`, `20241220105908`, or the
@@ -235,18 +252,24 @@ fn load_dir(dir: &Path) -> Result<Vec<MigrationText>> {
         message,
     };
     let entries = std::fs::read_dir(dir).map_err(|e| dir_error(e.to_string()))?;
+    let shared: Arc<Path> = Arc::from(dir);
+    // One path and one read buffer for the whole folder, rather than new ones per file.
+    let mut path = dir.to_path_buf();
+    let mut buf = Vec::with_capacity(4096);
     let mut migrations = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| dir_error(e.to_string()))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
+        let file_name = entry.file_name();
+        let name = file_name.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
         // The entry's own type costs no system call; only a symlink needs a look behind it.
         let is_dir = match entry.file_type() {
-            Ok(t) if t.is_symlink() => path.is_dir(),
-            Ok(t) => t.is_dir(),
-            Err(_) => path.is_dir(),
+            Ok(t) if !t.is_symlink() => t.is_dir(),
+            _ => entry.path().is_dir(),
         };
-        if name.starts_with('.') || !is_dir {
+        if !is_dir {
             continue;
         }
         if !name.contains('_') {
@@ -260,27 +283,30 @@ fn load_dir(dir: &Path) -> Result<Vec<MigrationText>> {
                 name.split_once('_').map_or("", |(_, rest)| rest)
             )));
         }
-        let unreadable = |file: &str, e: std::io::Error| Error::MigrationsDir {
-            path: path.clone(),
-            message: format!("cannot read {file}: {e}"),
-        };
-        // One buffer for the three file names, rather than a new path for each.
-        let mut file = path.join("up.sql");
-        let up = match read_text(&file) {
+        path.push(&file_name);
+        path.push("up.sql");
+        let up = match read_into(&path, &mut buf) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(dir_error(format!("`{name}` has no up.sql")))
             }
-            Err(e) => return Err(unreadable("up.sql", e)),
+            Err(e) => {
+                return Err(Error::MigrationsDir {
+                    path: dir.join(&file_name),
+                    message: format!("cannot read up.sql: {e}"),
+                })
+            }
         };
-        file.set_file_name("down.sql");
-        if !file.is_file() {
+        path.set_file_name("down.sql");
+        if !path.is_file() {
             return Err(dir_error(format!("`{name}` has no down.sql")));
         }
-        let down = file.clone();
-        file.set_file_name("metadata.toml");
-        let mut migration = MigrationText::new(id, up, None, run_in_transaction(&file));
-        migration.down = Down::File(down, OnceLock::new());
+        path.set_file_name("metadata.toml");
+        let in_transaction = run_in_transaction(&path);
+        path.pop();
+        path.pop();
+        let mut migration = MigrationText::new(id, up, None, in_transaction);
+        migration.down = Down::File(Arc::clone(&shared), OnceLock::new());
         migrations.push(migration);
     }
     if migrations.is_empty() {

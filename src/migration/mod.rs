@@ -18,4 +18,4 @@ pub use catalog::{normalize_version, Catalog, MigrationId, MigrationText, Source
 pub use embedded::{MigrationSql, MYSQL, POSTGRES, SQLITE};
 pub use plan::{RevertTarget, RunOptions};
 pub use report::{Action, Adoption, Report, Stamped, Step};
-pub use status::{Entry, State, Status};
+pub use status::{Entry, Outlook, State, Status};

@@ -1,7 +1,7 @@
 //! What is applied, read against the catalogue: [`Status`] for `botdb status`, and the
 //! checks every run makes first (nothing dirty, nothing edited after it ran).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 
@@ -9,7 +9,8 @@ use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::migration::bookkeeping::{unfinished, TrackState, Tracked};
 use crate::migration::catalog::{Catalog, MigrationId, MigrationText};
-use crate::migration::plan::RunOptions;
+use crate::migration::plan::{plan_up, RunOptions};
+use crate::migration::report::Report;
 
 /// Whether a migration is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -86,18 +87,32 @@ impl Status {
     /// Marks what botdb's own bookkeeping says: migrations left dirty, and applied ones
     /// whose up.sql no longer matches the checksum recorded when they ran.
     pub fn with_tracking(mut self, tracked: &[Tracked], catalog: &Catalog) -> Self {
-        let applied: Vec<String> = self.applied().map(|e| e.version.clone()).collect();
-        let changed: HashSet<String> = changed(tracked, catalog, &applied).into_iter().collect();
+        let recorded: HashMap<&str, &str> = tracked
+            .iter()
+            .filter(|t| t.state == TrackState::Applied)
+            .map(|t| (t.version.as_str(), t.checksum.as_str()))
+            .collect();
         let unfinished: HashSet<&str> = tracked
             .iter()
             .filter(|t| t.state != TrackState::Applied)
             .map(|t| t.version.as_str())
             .collect();
         for entry in &mut self.migrations {
+            // What `changed` reports, entry by entry: an applied migration of the
+            // catalogue whose recorded checksum differs.
+            let applied = matches!(entry.state, State::Applied | State::Unknown);
+            entry.changed = applied
+                && entry.name.as_deref().is_some_and(|name| {
+                    catalog.get(&entry.version).is_some_and(|m| {
+                        m.id.name == name
+                            && recorded
+                                .get(entry.version.as_str())
+                                .is_some_and(|c| *c != m.checksum)
+                    })
+                });
             if unfinished.contains(entry.version.as_str()) {
                 entry.state = State::Dirty;
             }
-            entry.changed = entry.name.as_ref().is_some_and(|n| changed.contains(n));
         }
         self
     }
@@ -143,38 +158,60 @@ impl Status {
     /// Combines the known migrations with the applied versions and when they ran.
     pub fn new(
         backend: Backend,
-        known: Vec<MigrationId>,
-        applied: Vec<(String, NaiveDateTime)>,
+        mut known: Vec<MigrationId>,
+        mut applied: Vec<(String, NaiveDateTime)>,
     ) -> Self {
-        let mut entries: BTreeMap<String, Entry> = known
-            .into_iter()
-            .map(|m| {
-                let entry = Entry {
-                    version: m.version.clone(),
+        // Both in version order (a stable sort, nearly free on what is already sorted),
+        // merged in one pass: a history can be long.
+        known.sort_by(|a, b| a.version.cmp(&b.version));
+        applied.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut entries: Vec<Entry> = Vec::with_capacity(known.len());
+        let mut applied = applied.into_iter().peekable();
+        let record =
+            |entries: &mut Vec<Entry>, version: String, run_on: NaiveDateTime| match entries
+                .last_mut()
+            {
+                Some(last) if last.version == version => {
+                    if last.state == State::Pending {
+                        last.state = State::Applied;
+                    }
+                    last.applied_at = Some(run_on);
+                }
+                _ => entries.push(Entry {
+                    version,
+                    name: None,
+                    state: State::Unknown,
+                    applied_at: Some(run_on),
+                    changed: false,
+                }),
+            };
+        for m in known {
+            while let Some((version, run_on)) = applied.next_if(|(v, _)| *v < m.version) {
+                record(&mut entries, version, run_on);
+            }
+            match entries.last_mut() {
+                // The same version twice: the later name stands.
+                Some(last) if last.version == m.version => last.name = Some(m.name),
+                _ => entries.push(Entry {
+                    version: m.version,
                     name: Some(m.name),
                     state: State::Pending,
                     applied_at: None,
                     changed: false,
-                };
-                (m.version, entry)
-            })
-            .collect();
-        for (version, run_on) in applied {
-            let entry = entries.entry(version.clone()).or_insert(Entry {
-                version,
-                name: None,
-                state: State::Unknown,
-                applied_at: None,
-                changed: false,
-            });
-            if entry.state == State::Pending {
-                entry.state = State::Applied;
+                }),
             }
-            entry.applied_at = Some(run_on);
+            while let Some((version, run_on)) =
+                applied.next_if(|(v, _)| entries.last().is_some_and(|e| e.version == *v))
+            {
+                record(&mut entries, version, run_on);
+            }
+        }
+        for (version, run_on) in applied {
+            record(&mut entries, version, run_on);
         }
         Status {
             backend,
-            migrations: entries.into_values().collect(),
+            migrations: entries,
         }
     }
 }
@@ -239,6 +276,67 @@ pub fn unrecorded<'a>(
         .filter(|m| applied.contains(m.id.version.as_str()))
         .filter(|m| !tracked.contains(m.id.version.as_str()))
         .collect()
+}
+
+/// What a migrate up to `to` would do, judged from one read of the bookkeeping taken
+/// under the migration lock, before deciding on a backup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outlook {
+    /// It has migrations to apply: those `botdb status` lists as pending, up to `to`. False
+    /// for a `to` the catalogue does not know (the migrate refuses it, changing nothing).
+    pub pending: bool,
+    /// Its report, when it would apply nothing and write nothing: nothing pending up to
+    /// `to`, both bookkeeping tables there, every applied migration's checksum recorded,
+    /// nothing dirty, and nothing edited (unless allowed). `None` when the migrate itself
+    /// must run to find out, or to say what is wrong.
+    pub up_to_date: Option<Report>,
+}
+
+impl Outlook {
+    /// Judges a migrate up to `to` from the applied versions and botdb's tracking rows.
+    pub fn new(
+        catalog: &Catalog,
+        applied: &[String],
+        tracked: &[Tracked],
+        to: Option<&str>,
+        options: RunOptions,
+    ) -> Self {
+        let limit = match to {
+            None => Some(None),
+            Some(t) => catalog.find(t).ok().map(|m| Some(m.id.version.as_str())),
+        };
+        let pending = limit.is_some_and(|limit| {
+            let applied: HashSet<&str> = applied.iter().map(String::as_str).collect();
+            let unfinished: HashSet<&str> = tracked
+                .iter()
+                .filter(|t| t.state != TrackState::Applied)
+                .map(|t| t.version.as_str())
+                .collect();
+            catalog.migrations().iter().any(|m| {
+                let v = m.id.version.as_str();
+                !applied.contains(v) && !unfinished.contains(v) && limit.is_none_or(|l| v <= l)
+            })
+        });
+        // Applied versions and tracking rows mean both tables exist, so the run would
+        // create neither, and no Alembic database waits to be adopted (that needs diesel's
+        // table empty); the other conditions are the run's own checks.
+        let up_to_date = (!pending
+            && !applied.is_empty()
+            && !tracked.is_empty()
+            && unrecorded(catalog, applied, tracked).is_empty()
+            && preflight(tracked, Some(catalog), applied, options).is_ok()
+            && plan_up(catalog, applied, to).is_ok_and(|plan| plan.is_empty()))
+        .then(|| Report {
+            adopted: None,
+            reverted: Vec::new(),
+            applied: Vec::new(),
+            current: applied.iter().max().cloned(),
+        });
+        Outlook {
+            pending,
+            up_to_date,
+        }
+    }
 }
 
 #[cfg(test)]
