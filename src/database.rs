@@ -319,7 +319,25 @@ impl Database {
 
     /// Reverts applied migrations, newest first, calling `on_step` after each one. Holds
     /// the migration lock throughout.
+    ///
+    /// The revert runs to its end, and keeps the lock until then, even if this future is
+    /// dropped (see [`Database::migrate_with`]).
     pub async fn revert(
+        &self,
+        target: &RevertTarget,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+    ) -> Result<Report> {
+        let (db, target) = (self.clone(), target.clone());
+        to_the_end(&mut |step: Step| on_step(&step), move |steps| async move {
+            db.revert_locked(&target, &mut |step| {
+                let _ = steps.send(step.clone());
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn revert_locked(
         &self,
         target: &RevertTarget,
         on_step: &mut (dyn FnMut(&Step) + Send),
@@ -470,8 +488,24 @@ impl Database {
         })
     }
 
-    /// Reverts the newest `steps` migrations and applies them again, holding the migration lock.
+    /// Reverts the newest `steps` migrations and applies them again, holding the migration
+    /// lock. Runs to its end even if this future is dropped (see [`Database::migrate_with`]).
     pub async fn redo(
+        &self,
+        steps: usize,
+        on_step: &mut (dyn FnMut(&Step) + Send),
+    ) -> Result<Report> {
+        let db = self.clone();
+        to_the_end(&mut |step: Step| on_step(&step), move |events| async move {
+            db.redo_locked(steps, &mut |step| {
+                let _ = events.send(step.clone());
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn redo_locked(
         &self,
         steps: usize,
         on_step: &mut (dyn FnMut(&Step) + Send),
@@ -593,6 +627,37 @@ impl Database {
     pub async fn introspect(&self) -> Result<Schema> {
         with_connection!(&self.pool, |conn| conn.schema().await)
     }
+}
+
+/// Runs `work` (a migrate, revert or redo, which takes the migration lock) on a task of its
+/// own and waits for it, passing on the events it sends to `on_event`.
+///
+/// Migrations run on a blocking thread that cannot be stopped halfway. Were the lock held
+/// by the caller's future, dropping that future (a timeout, a `select!`) would release the
+/// lock while the thread goes on migrating, and let a second migrator start alongside it.
+/// On a task of its own the run keeps its lock until it has finished and released it;
+/// the caller that stopped waiting only stops hearing about it.
+pub(crate) async fn to_the_end<T, E, F, Fut>(
+    on_event: &mut (dyn FnMut(E) + Send),
+    work: F,
+) -> Result<T>
+where
+    F: FnOnce(tokio::sync::mpsc::UnboundedSender<E>) -> Fut,
+    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let task = tokio::spawn(work(events));
+    // The sender lives as long as the task, so this ends when the task does.
+    while let Some(event) = received.recv().await {
+        on_event(event);
+    }
+    task.await.map_err(|e| {
+        Error::Refused(format!(
+            "the migration task failed unexpectedly ({e}); the database was left as the failure left it: check `botdb status`"
+        ))
+    })?
 }
 
 /// A row of botdb's table as read: `(version, checksum, state, detail)`.

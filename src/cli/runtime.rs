@@ -123,12 +123,15 @@ pub fn run(mut cli: Cli) -> Result<ExitCode, CliError> {
     result
 }
 
-/// `status` and `check` only read, so they run on a current-thread runtime, which starts
-/// without spawning worker threads. Every other command may take a SQLite backup, which
-/// copies with `block_in_place`, which only a multi-threaded runtime allows.
+/// `status`, `check` and `migrate` run on a current-thread runtime, which starts no worker
+/// threads: status and check only read, migrations run on a blocking thread, and a SQLite
+/// backup blocks the one runtime thread while it copies. The other commands keep the
+/// multi-threaded runtime.
 fn runtime_for(command: &Command) -> io::Result<tokio::runtime::Runtime> {
     let mut builder = match command {
-        Command::Status(_) | Command::Check(_) => tokio::runtime::Builder::new_current_thread(),
+        Command::Status(_) | Command::Check(_) | Command::Migrate(_) => {
+            tokio::runtime::Builder::new_current_thread()
+        }
         _ => {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
             builder.worker_threads(2);

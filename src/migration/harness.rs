@@ -76,15 +76,16 @@ impl<DB: DieselBackend> Migration<DB> for MigrationText {
     }
 }
 
-/// Runs blocking work on this worker thread, which `block_in_place` allows only on a
-/// multi-threaded runtime: anywhere else, an error instead of tokio's panic. Migrations do
-/// not need it (see [`on_blocking_thread`]).
+/// Runs short blocking work (SQLite backups: opening a file, a pragma, the copy) from async
+/// code: on a multi-threaded runtime with `block_in_place`, so the worker's other tasks
+/// move elsewhere meanwhile; on a current-thread runtime (the CLI's, the bot's
+/// `#[tokio::test]`) right here, holding up that runtime's other tasks until it is done.
+/// Migrations do not use it (see [`on_blocking_thread`]).
 pub fn blocking<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        Ok(RuntimeFlavor::CurrentThread) => Err(Error::Runtime("current-thread")),
-        Ok(_) => Err(Error::Runtime("of an unsupported flavor")),
+        Ok(_) => work(),
         Err(_) => Err(Error::Runtime("missing (not inside tokio)")),
     }
 }

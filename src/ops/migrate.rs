@@ -1,7 +1,7 @@
 //! A full migrate: adopt the database first when Alembic still manages it, then apply
 //! every pending migration, all under the migration lock.
 
-use crate::database::Database;
+use crate::database::{to_the_end, Database};
 use crate::error::Result;
 use crate::migration::report::{Adoption, Report, Step};
 
@@ -25,7 +25,34 @@ impl Database {
     ///
     /// A database that the Python bot's Alembic managed (it has `alembic_version` and no
     /// diesel bookkeeping) is adopted first, see [`Database::adopt`].
+    ///
+    /// The run goes on to its end even if this future is dropped (a timeout, a
+    /// `select!`): it runs on a task of its own, which holds the migration lock until the
+    /// last migration has finished and then releases it, so no other migrator starts
+    /// alongside it. The caller only stops hearing about it.
     pub async fn migrate_with(
+        &self,
+        to: Option<&str>,
+        on_event: &mut (dyn FnMut(Event<'_>) + Send),
+    ) -> Result<Report> {
+        let (db, to) = (self.clone(), to.map(str::to_owned));
+        let on_owned = &mut |event: Owned| match &event {
+            Owned::Adopted(adoption) => on_event(Event::Adopted(adoption)),
+            Owned::Step(step) => on_event(Event::Step(step)),
+        };
+        to_the_end(on_owned, move |events| async move {
+            db.migrate_locked(to.as_deref(), &mut |event| {
+                let _ = events.send(match event {
+                    Event::Adopted(adoption) => Owned::Adopted(adoption.clone()),
+                    Event::Step(step) => Owned::Step(step.clone()),
+                });
+            })
+            .await
+        })
+        .await
+    }
+
+    async fn migrate_locked(
         &self,
         to: Option<&str>,
         on_event: &mut (dyn FnMut(Event<'_>) + Send),
@@ -46,4 +73,10 @@ impl Database {
         })
         .await
     }
+}
+
+/// An [`Event`] sent from the task a migrate runs on.
+enum Owned {
+    Adopted(Adoption),
+    Step(Step),
 }
