@@ -239,9 +239,20 @@ impl Database {
         if self.holds_lock {
             return work.await;
         }
+        let lock = self.take_lock().await?;
+        let result = work.await;
+        self.release(lock, result).await
+    }
+
+    /// Takes the migration lock for this handle's own operations and watches its lease.
+    async fn take_lock(&self) -> Result<MigrationLock> {
         let lock = self.lock(self.lock_timeout).await?;
         self.watch_lease(&lock);
-        let result = work.await;
+        Ok(lock)
+    }
+
+    /// Releases what [`Database::take_lock`] took, once the work under it gave `result`.
+    async fn release<T>(&self, lock: MigrationLock, result: Result<T>) -> Result<T> {
         if let Ok(mut watched) = self.lease_lost.lock() {
             *watched = None;
         }
@@ -249,6 +260,53 @@ impl Database {
         let value = result?;
         released?;
         Ok(value)
+    }
+
+    /// Runs `work` (a migrate, revert or redo) under the migration lock on a task of its
+    /// own, and waits for it, passing on the events it sends to `on_event`. `work` gets a
+    /// handle that holds the lock.
+    ///
+    /// Migrations run on a blocking thread that cannot be stopped halfway. Were the lock
+    /// held by the caller's future, dropping that future (a timeout, a `select!`) would
+    /// release the lock while the thread goes on migrating, and let a second migrator start
+    /// alongside it. So the lock is taken here, in the caller's future (dropped while it
+    /// waits for the lock, nothing has run and nothing will), and then moves to the task,
+    /// which keeps it until the work has finished and releases it; a caller that stopped
+    /// waiting only stops hearing about it.
+    pub(crate) async fn to_the_end<T, E, F, Fut>(
+        &self,
+        on_event: &mut (dyn FnMut(E) + Send),
+        work: F,
+    ) -> Result<T>
+    where
+        F: FnOnce(Database, tokio::sync::mpsc::UnboundedSender<E>) -> Fut,
+        Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let lock = match self.holds_lock {
+            true => None,
+            false => Some(self.take_lock().await?),
+        };
+        let db = self.clone().assume_locked();
+        let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let work = work(db.clone(), events);
+        let task = tokio::spawn(async move {
+            let result = work.await;
+            match lock {
+                Some(lock) => db.release(lock, result).await,
+                None => result,
+            }
+        });
+        // The sender lives as long as the work, so this ends when the work does.
+        while let Some(event) = received.recv().await {
+            on_event(event);
+        }
+        task.await.map_err(|e| {
+            Error::Refused(format!(
+                "the migration task failed unexpectedly ({e}); the database was left as the failure left it: check `botdb status`"
+            ))
+        })?
     }
 
     /// Applies pending migrations up to and including `to` (all when `None`), without
@@ -327,13 +385,16 @@ impl Database {
         target: &RevertTarget,
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<Report> {
-        let (db, target) = (self.clone(), target.clone());
-        to_the_end(&mut |step: Step| on_step(&step), move |steps| async move {
-            db.revert_locked(&target, &mut |step| {
-                let _ = steps.send(step.clone());
-            })
-            .await
-        })
+        let target = target.clone();
+        self.to_the_end(
+            &mut |step: Step| on_step(&step),
+            move |db, steps| async move {
+                db.revert_locked(&target, &mut |step| {
+                    let _ = steps.send(step.clone());
+                })
+                .await
+            },
+        )
         .await
     }
 
@@ -495,13 +556,15 @@ impl Database {
         steps: usize,
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<Report> {
-        let db = self.clone();
-        to_the_end(&mut |step: Step| on_step(&step), move |events| async move {
-            db.redo_locked(steps, &mut |step| {
-                let _ = events.send(step.clone());
-            })
-            .await
-        })
+        self.to_the_end(
+            &mut |step: Step| on_step(&step),
+            move |db, events| async move {
+                db.redo_locked(steps, &mut |step| {
+                    let _ = events.send(step.clone());
+                })
+                .await
+            },
+        )
         .await
     }
 
@@ -627,37 +690,6 @@ impl Database {
     pub async fn introspect(&self) -> Result<Schema> {
         with_connection!(&self.pool, |conn| conn.schema().await)
     }
-}
-
-/// Runs `work` (a migrate, revert or redo, which takes the migration lock) on a task of its
-/// own and waits for it, passing on the events it sends to `on_event`.
-///
-/// Migrations run on a blocking thread that cannot be stopped halfway. Were the lock held
-/// by the caller's future, dropping that future (a timeout, a `select!`) would release the
-/// lock while the thread goes on migrating, and let a second migrator start alongside it.
-/// On a task of its own the run keeps its lock until it has finished and released it;
-/// the caller that stopped waiting only stops hearing about it.
-pub(crate) async fn to_the_end<T, E, F, Fut>(
-    on_event: &mut (dyn FnMut(E) + Send),
-    work: F,
-) -> Result<T>
-where
-    F: FnOnce(tokio::sync::mpsc::UnboundedSender<E>) -> Fut,
-    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
-    T: Send + 'static,
-    E: Send + 'static,
-{
-    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
-    let task = tokio::spawn(work(events));
-    // The sender lives as long as the task, so this ends when the task does.
-    while let Some(event) = received.recv().await {
-        on_event(event);
-    }
-    task.await.map_err(|e| {
-        Error::Refused(format!(
-            "the migration task failed unexpectedly ({e}); the database was left as the failure left it: check `botdb status`"
-        ))
-    })?
 }
 
 /// A row of botdb's table as read: `(version, checksum, state, detail)`.

@@ -288,7 +288,33 @@ async fn dropped_revert_keeps_the_lock(db: TestDb) -> TestResult {
     Ok(())
 }
 
+/// A migrate dropped while it still waits for the lock has run nothing, and runs nothing
+/// once the lock is free.
+async fn dropped_while_waiting_for_the_lock_never_runs(db: TestDb) -> TestResult {
+    let holder = Database::connect(&db.url).await?;
+    let lock = holder.lock(Duration::from_secs(10)).await?;
+    let waiting = Database::connect(&db.url)
+        .await?
+        .with_lock_timeout(Duration::from_secs(60));
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), waiting.migrate()).await;
+    assert!(
+        gave_up.is_err(),
+        "the migrate waited for the lock: {gave_up:?}"
+    );
+    lock.release().await?;
+    // Long enough for a run that went on in the background to take the lock and apply.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        recorded_versions(&holder).await?.is_empty(),
+        "nothing was applied after the caller gave up"
+    );
+    let report = holder.migrate().await?;
+    assert_eq!(report.applied.len(), VERSIONS.len());
+    Ok(())
+}
+
 crate::per_backend!(
     dropped_migrate_keeps_the_lock,
-    dropped_revert_keeps_the_lock
+    dropped_revert_keeps_the_lock,
+    dropped_while_waiting_for_the_lock_never_runs
 );

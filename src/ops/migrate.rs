@@ -1,7 +1,7 @@
 //! A full migrate: adopt the database first when Alembic still manages it, then apply
 //! every pending migration, all under the migration lock.
 
-use crate::database::{to_the_end, Database};
+use crate::database::Database;
 use crate::error::Result;
 use crate::migration::report::{Adoption, Report, Step};
 
@@ -35,12 +35,14 @@ impl Database {
         to: Option<&str>,
         on_event: &mut (dyn FnMut(Event<'_>) + Send),
     ) -> Result<Report> {
-        let (db, to) = (self.clone(), to.map(str::to_owned));
+        // A standby is refused before the lock is taken (a lock row cannot be written there).
+        self.refuse_standby().await?;
+        let to = to.map(str::to_owned);
         let on_owned = &mut |event: Owned| match &event {
             Owned::Adopted(adoption) => on_event(Event::Adopted(adoption)),
             Owned::Step(step) => on_event(Event::Step(step)),
         };
-        to_the_end(on_owned, move |events| async move {
+        self.to_the_end(on_owned, move |db, events| async move {
             db.migrate_locked(to.as_deref(), &mut |event| {
                 let _ = events.send(match event {
                     Event::Adopted(adoption) => Owned::Adopted(adoption.clone()),
@@ -57,7 +59,6 @@ impl Database {
         to: Option<&str>,
         on_event: &mut (dyn FnMut(Event<'_>) + Send),
     ) -> Result<Report> {
-        self.refuse_standby().await?;
         self.locked(async {
             let adopted = match self.alembic_revision().await? {
                 Some(_) => Some(self.adopt_unlocked(false).await?),
