@@ -1183,7 +1183,7 @@ async fn a_rebuild_stops_before_losing_what_the_model_does_not_declare(db: TestD
         (
             "CREATE TABLE notes (id INTEGER PRIMARY KEY, product_id INTEGER NOT NULL REFERENCES Products (id) ON DELETE CASCADE, body TEXT NOT NULL); \
              INSERT INTO notes (product_id, body) SELECT id, 'kept' FROM products",
-            "a table outside the declared model has a foreign key to one of products, purchases, which this migration rebuilds on SQLite",
+            "a table outside the declared model, or a foreign key added by hand, references one of products, purchases, which this migration rebuilds on SQLite",
             "DROP TABLE notes; CREATE TABLE notes (id INTEGER PRIMARY KEY, product_id INTEGER NOT NULL, body TEXT NOT NULL); \
              INSERT INTO notes (product_id, body) SELECT id, 'kept' FROM products",
         ),
@@ -1233,4 +1233,50 @@ async fn a_rebuild_stops_before_losing_what_the_model_does_not_declare(db: TestD
     Ok(())
 }
 
-per_backend!(sqlite; a_rebuild_stops_before_losing_what_the_model_does_not_declare);
+/// A foreign key added by hand to a table in the model that the rebuild leaves alone
+/// (categories, when products is rebuilt) stops it too: dropping the old products table
+/// would cascade into categories.
+async fn a_rebuild_stops_for_a_foreign_key_added_by_hand(db: TestDb) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let root = copy_tree(dir.path())?;
+    botdb_ok(&db, &root, &["migrate"])?;
+    let database = db.connect().await;
+    reseed(&database).await?;
+    let model = changed(|s| column(s, "products", "file_id").nullable = false);
+    let mut options = Options::default();
+    options
+        .fills
+        .insert(("products".into(), "file_id".into()), "'none'".into());
+    generate(
+        &root,
+        "file_id_required",
+        &model,
+        &options,
+        chrono::Utc::now().naive_utc(),
+    )?;
+    execute(
+        &database,
+        "ALTER TABLE categories ADD COLUMN featured INTEGER REFERENCES products (id) ON DELETE CASCADE; \
+         UPDATE categories SET featured = (SELECT MIN(id) FROM products)",
+    )
+    .await?;
+    let schema_before = database.introspect().await?;
+    let rows_before = row_counts(&database).await?;
+    assert!(count(&database, "SELECT COUNT(*) AS n FROM categories").await? > 0);
+    let (code, stdout, stderr) = run_botdb(&db.url, &root, &["migrate"]);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("a foreign key added by hand, references one of products, purchases"),
+        "{stderr}"
+    );
+    let database = db.connect().await;
+    assert_eq!(database.introspect().await?, schema_before);
+    assert_eq!(row_counts(&database).await?, rows_before);
+    assert_eq!(recorded_versions(&database).await?.len(), VERSIONS.len());
+    Ok(())
+}
+
+per_backend!(sqlite;
+    a_rebuild_stops_before_losing_what_the_model_does_not_declare,
+    a_rebuild_stops_for_a_foreign_key_added_by_hand
+);

@@ -315,17 +315,19 @@ fn alter_in_place(out: &mut Sql, t: &TableDiff) -> Result<()> {
 }
 
 /// `'a', 'b'`: names as SQL strings, for the catalogue queries of [`guard`].
-/// Lowercased, as the catalogue is compared with `lower()`: SQLite's names ignore case.
+/// Lowercased as the catalogue is compared, with `lower()`, which folds ASCII letters only
+/// (as SQLite's names ignore case only there).
 fn strings<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<String> {
     Ok(names
         .into_iter()
-        .map(|n| literal(S, &Literal::Str(&n.to_lowercase())))
+        .map(|n| literal(S, &Literal::Str(&n.to_ascii_lowercase())))
         .collect::<Result<Vec<_>>>()?
         .join(", "))
 }
 
-/// Stops the migration, before it changes anything, when a table outside the models
-/// references a table in `set`, or a table in `set` has an index or trigger `old` does not
+/// Stops the migration, before it changes anything, when a table neither rebuilt nor
+/// dropped here (outside the model, or with a foreign key added by hand) references a
+/// table in `set`, or a table in `set` has an index or trigger `old` does not
 /// declare: the rebuild would delete those rows or lose that index. RAISE works only in a
 /// trigger, so a temporary table's triggers raise when the catalogue query inserts a row.
 fn guard(out: &mut Sql, old: &Schema, new: &Schema, set: &BTreeSet<String>) -> Result<()> {
@@ -334,10 +336,14 @@ fn guard(out: &mut Sql, old: &Schema, new: &Schema, set: &BTreeSet<String>) -> R
         [one] => one.to_string(),
         many => format!("one of {}", many.join(", ")),
     };
-    let modelled: BTreeSet<&str> = old
+    // Tables whose references to a rebuilt table are taken care of: those rebuilt too
+    // (every table the model says references one is), and those this migration drops. Any
+    // other reference, from a table outside the model or one added by hand to a table in
+    // it, is the guard's business.
+    let handled: BTreeSet<&str> = old
         .tables
         .iter()
-        .chain(&new.tables)
+        .filter(|t| set.contains(&t.name) || new.table(&t.name).is_none())
         .map(|t| t.name.as_str())
         .collect();
     let mut known: Vec<String> = Vec::new();
@@ -364,7 +370,7 @@ fn guard(out: &mut Sql, old: &Schema, new: &Schema, set: &BTreeSet<String>) -> R
     ));
     out.statement(stop(
         "reference",
-        format!("a table outside the declared model has a foreign key to {words}, which this migration rebuilds on SQLite: dropping the old table would delete or orphan its rows, so nothing was changed; add that table to the model and generate again, or drop its foreign key before migrating (botdb check names tables outside the model)"),
+        format!("a table outside the declared model, or a foreign key added by hand, references {words}, which this migration rebuilds on SQLite: dropping the old table would delete or orphan its rows, so nothing was changed; declare that table or foreign key in the model and generate again, or drop the foreign key before migrating (botdb check names what is outside the model)"),
     )?);
     out.statement(stop(
         "extra",
@@ -373,7 +379,7 @@ fn guard(out: &mut Sql, old: &Schema, new: &Schema, set: &BTreeSet<String>) -> R
     out.statement(format!(
         "INSERT INTO {guard} ({problem})\nSELECT 'reference' FROM sqlite_master AS m, pragma_foreign_key_list(m.name) AS f\nWHERE m.type = 'table' AND lower(f.\"table\") IN ({}) AND lower(m.name) NOT IN ({})\nUNION ALL\nSELECT 'extra' FROM sqlite_master\nWHERE type IN ('index', 'trigger') AND lower(tbl_name) IN ({}) AND name NOT LIKE 'sqlite_autoindex_%' AND lower(name) NOT IN ({})",
         strings(rebuilt.iter().copied())?,
-        strings(modelled.iter().copied())?,
+        strings(handled.iter().copied())?,
         strings(rebuilt.iter().copied())?,
         if known.is_empty() { "''".to_string() } else { strings(known.iter().map(String::as_str))? },
     ));
