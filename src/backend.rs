@@ -49,6 +49,21 @@ impl Backend {
         }
     }
 
+    /// SQL that checks the deferred constraints now, inside a transaction, and defers them
+    /// again: what a COMMIT would check, for work that runs in a savepoint of a transaction
+    /// opened by someone else (a transaction-mode pooler's), whose release checks nothing.
+    /// `None` where no such transaction is opened (SQLite has no pooler; MySQL no
+    /// deferred constraints). Deferring again also defers the constraints that were
+    /// `DEFERRABLE INITIALLY IMMEDIATE`; the next such check still catches them.
+    pub fn check_deferred_sql(self) -> Option<&'static str> {
+        match self {
+            Backend::Postgres => {
+                Some("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")
+            }
+            Backend::Sqlite | Backend::Mysql => None,
+        }
+    }
+
     /// Whether a column added back by a revert can take its old place. MySQL says where
     /// (`AFTER`) and SQLite rebuilds the table; PostgreSQL's ADD COLUMN only appends.
     pub fn places_columns(self) -> bool {

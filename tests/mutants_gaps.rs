@@ -182,7 +182,47 @@ async fn a_refused_commit_rolls_back_the_whole_run(t: TestDb) -> TestResult {
     Ok(())
 }
 
-per_backend!(sqlite, postgres; a_refused_commit_rolls_back_the_whole_run);
+/// With a transaction per migration, a deferred constraint is checked at that migration's
+/// own commit: the error names it, the migrations before it stay applied, and the one
+/// after it does not run. Through a transaction-mode pooler the run is one outer
+/// transaction, so botdb checks at the end of each migration's savepoint (the pooled pass).
+async fn a_deferred_violation_names_its_own_migration(t: TestDb) -> TestResult {
+    let dir = crate::support::copy_migrations(t.backend, &t.scratch_dir())?;
+    crate::support::add_migration(
+        &dir,
+        "2030-01-01-000000_deferred",
+        "CREATE TABLE extra_p (id INTEGER PRIMARY KEY);\n\
+         CREATE TABLE extra_c (p INTEGER REFERENCES extra_p (id) DEFERRABLE INITIALLY DEFERRED);\n\
+         INSERT INTO extra_c (p) VALUES (1);\n",
+        "DROP TABLE extra_c;\nDROP TABLE extra_p;\n",
+        None,
+    )?;
+    crate::support::add_migration(
+        &dir,
+        "2030-01-01-000001_after",
+        "CREATE TABLE extra_after (id INTEGER PRIMARY KEY);\n",
+        "DROP TABLE extra_after;\n",
+        None,
+    )?;
+    let db = t.connect().await;
+    let (code, stdout, stderr) =
+        crate::support::run_botdb(&t.url, &dir, &["migrate", "--transaction-per-migration"]);
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with("error: committing of migration 2030-01-01-000000_deferred failed: "),
+        "{stderr}"
+    );
+    let schema = db.introspect().await?;
+    assert!(!schema.has_table("extra_p") && !schema.has_table("extra_after"));
+    assert_eq!(db.status().await?.applied().count(), VERSIONS.len());
+    Ok(())
+}
+
+per_backend!(sqlite, postgres;
+    a_refused_commit_rolls_back_the_whole_run,
+    a_deferred_violation_names_its_own_migration
+);
 
 /// A `run_in_transaction = false` migration that gives up waiting for a table another
 /// session holds: besides "check the schema by hand", the error says the cause is the

@@ -20,7 +20,9 @@ use diesel_migrations::MigrationHarness;
 use crate::error::{one_line, Doing, Error, Result};
 use crate::migration::bookkeeping::{mark_dirty, track, untrack, TrackState};
 use crate::migration::catalog::{Catalog, MigrationText};
-use crate::migration::harness::{advice, diesel_message, lock_timed_out, retry_conflicts, Failed};
+use crate::migration::harness::{
+    advice, deferred_check, diesel_message, lock_timed_out, retry_conflicts, Failed,
+};
 use crate::migration::plan::{groups, RunOptions};
 use crate::migration::report::{plural, Action, Running, Step};
 use crate::sql::split::{span, split, Statement};
@@ -79,9 +81,7 @@ where
         .iter()
         .map(|&i| migrations[i].run_in_transaction)
         .collect();
-    let groups = groups(backend, &flags, run.options);
-    let last_group = groups.len().saturating_sub(1);
-    for (n, positions) in groups.into_iter().enumerate() {
+    for positions in groups(backend, &flags, run.options) {
         let group: Vec<usize> = positions.iter().map(|&p| run.plan[p]).collect();
         let transactional = group.iter().all(|&i| migrations[i].run_in_transaction);
         if !backend.transactional_ddl() || !transactional {
@@ -97,7 +97,7 @@ where
             run.still_locked(&migrations[first], steps.len())?;
         }
         let mut done = Vec::new();
-        let check_deferred = n == last_group && in_outer_transaction(conn, backend);
+        let check_deferred = deferred_check(conn, backend);
         let result = conn.transaction::<_, Failed, _>(|c| {
             for &i in &group {
                 let migration = &migrations[i];
@@ -122,8 +122,8 @@ where
                     duration: start.elapsed(),
                 });
             }
-            if check_deferred {
-                c.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")?;
+            if let Some(sql) = check_deferred {
+                c.batch_execute(sql)?;
             }
             Ok(())
         });
@@ -175,21 +175,6 @@ where
         }
     }
     Ok(steps)
-}
-
-/// Whether the run's transaction will be a savepoint in a transaction already open on
-/// PostgreSQL, as behind a transaction-mode pooler (`db::pooler`). Releasing a savepoint
-/// checks no deferred constraint: that happens at the outer COMMIT, after the run, where
-/// the error could name no migration. So the last group checks them itself (`SET
-/// CONSTRAINTS ALL IMMEDIATE`) where a direct connection's COMMIT would, and fails as that
-/// COMMIT fails. Only the last: the setting lasts the outer transaction, and would make a
-/// later group's deferred constraints immediate.
-fn in_outer_transaction<C: Connection>(conn: &mut C, backend: crate::backend::Backend) -> bool {
-    use diesel::connection::TransactionManager;
-    backend == crate::backend::Backend::Postgres
-        && C::TransactionManager::transaction_manager_status_mut(conn)
-            .transaction_depth()
-            .is_ok_and(|depth| depth.is_some())
 }
 
 /// Records the checksums of applied migrations that have none yet.

@@ -243,3 +243,18 @@ pub fn advice(message: &str, fix: &'static str) -> &'static str {
     }
     Environment::of(message).map_or(fix, Environment::hint)
 }
+
+/// The SQL that checks deferred constraints at the end of a migration's transaction, when
+/// that transaction is a savepoint in one already open on PostgreSQL, as behind a
+/// transaction-mode pooler (`db::pooler`). Releasing a savepoint checks no deferred
+/// constraint: that would happen only at the outer COMMIT, after the run, where the error
+/// could name no migration, and would undo the migrations before it too. So each such
+/// transaction checks them itself, where a direct connection's COMMIT would, and fails as
+/// that COMMIT fails.
+pub fn deferred_check<C: Connection>(conn: &mut C, backend: Backend) -> Option<&'static str> {
+    use diesel::connection::TransactionManager;
+    let nested = C::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .is_ok_and(|depth| depth.is_some());
+    backend.check_deferred_sql().filter(|_| nested)
+}

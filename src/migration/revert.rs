@@ -11,7 +11,7 @@ use crate::error::{Doing, Error, Result};
 use crate::migration::apply::record_checksums;
 use crate::migration::bookkeeping::{mark_dirty, mark_running, untrack};
 use crate::migration::catalog::{Catalog, MigrationText};
-use crate::migration::harness::{advice, diesel_message, retry_conflicts, Failed};
+use crate::migration::harness::{advice, deferred_check, diesel_message, retry_conflicts, Failed};
 use crate::migration::report::{Action, Running, Step};
 
 /// Reverts `versions` (newest first), each with its tracking row, in one transaction each.
@@ -55,6 +55,7 @@ where
                 }),
             }
         } else {
+            let check_deferred = deferred_check(conn, backend);
             conn.transaction::<_, Failed, _>(|c| {
                 c.revert_migration(migration)
                     .map_err(|e| Failed::Migration {
@@ -62,6 +63,14 @@ where
                         message: diesel_message(&*e),
                     })?;
                 c.batch_execute(&untrack(backend, version).map_err(Failed::Botdb)?)?;
+                if let Some(sql) = check_deferred {
+                    // A deferred constraint down.sql broke: the migration's failure, as
+                    // its COMMIT would have reported on a direct connection.
+                    c.batch_execute(sql).map_err(|e| Failed::Migration {
+                        index: 0,
+                        message: diesel_message(&e),
+                    })?;
+                }
                 Ok(())
             })
         };
