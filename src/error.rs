@@ -267,9 +267,9 @@ pub enum Error {
     #[error("{0}")]
     Config(String),
 
-    /// A SQLite backup was taken or restored on a runtime where it cannot block
-    /// (migrations themselves run on any runtime).
-    #[error("botdb copies SQLite backups on a blocking section of a multi-threaded tokio runtime; this one is {0}: use #[tokio::main] or flavor = \"multi_thread\"")]
+    /// A SQLite backup was taken or restored outside a tokio runtime (migrations and
+    /// backups run on any runtime flavour).
+    #[error("botdb copies SQLite backups from within a tokio runtime; this one is {0}: call it from async code under #[tokio::main] or #[tokio::test]")]
     Runtime(&'static str),
 
     /// A destructive command was not confirmed.
