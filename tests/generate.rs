@@ -1153,17 +1153,21 @@ fn new_and_generate_errors_carry_a_code_and_a_hint() -> TestResult {
     Ok(())
 }
 
-/// A table outside the model that references a table SQLite rebuilds, or an index added by
-/// hand to one: migrate stops before the rebuild, the database is exactly as before (every
-/// row of the outside table too), and the message says what to do. Without them, the same
-/// migration applies and the outside table keeps its rows.
-async fn a_rebuild_stops_before_losing_what_the_model_does_not_declare(db: TestDb) -> TestResult {
+/// A copy of the trees migrated to the head with rows in every table, and a generated
+/// migration pending that makes products.file_id NOT NULL, which SQLite does by rebuilding
+/// products (and purchases, which references it). Returns the temp dir that holds the
+/// copy, the copy, a connection and the new model.
+async fn migrated_with_a_rebuild_pending(
+    db: &TestDb,
+) -> Result<
+    (tempfile::TempDir, PathBuf, botdb::Database, Schema),
+    Box<dyn std::error::Error + Send + Sync>,
+> {
     let dir = tempfile::tempdir()?;
     let root = copy_tree(dir.path())?;
-    botdb_ok(&db, &root, &["migrate"])?;
+    botdb_ok(db, &root, &["migrate"])?;
     let database = db.connect().await;
     reseed(&database).await?;
-    // products is rebuilt (with purchases, which references it).
     let model = changed(|s| column(s, "products", "file_id").nullable = false);
     let mut options = Options::default();
     options
@@ -1176,6 +1180,15 @@ async fn a_rebuild_stops_before_losing_what_the_model_does_not_declare(db: TestD
         &options,
         chrono::Utc::now().naive_utc(),
     )?;
+    Ok((dir, root, database, model))
+}
+
+/// A table outside the model that references a table SQLite rebuilds, or an index added by
+/// hand to one: migrate stops before the rebuild, the database is exactly as before (every
+/// row of the outside table too), and the message says what to do. Without them, the same
+/// migration applies and the outside table keeps its rows.
+async fn a_rebuild_stops_before_losing_what_the_model_does_not_declare(db: TestDb) -> TestResult {
+    let (_dir, root, database, model) = migrated_with_a_rebuild_pending(&db).await?;
     let notes_count = "SELECT COUNT(*) AS n FROM notes";
 
     // `Products`: SQLite's names ignore case, and so does the guard.
@@ -1237,23 +1250,7 @@ async fn a_rebuild_stops_before_losing_what_the_model_does_not_declare(db: TestD
 /// (categories, when products is rebuilt) stops it too: dropping the old products table
 /// would cascade into categories.
 async fn a_rebuild_stops_for_a_foreign_key_added_by_hand(db: TestDb) -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let root = copy_tree(dir.path())?;
-    botdb_ok(&db, &root, &["migrate"])?;
-    let database = db.connect().await;
-    reseed(&database).await?;
-    let model = changed(|s| column(s, "products", "file_id").nullable = false);
-    let mut options = Options::default();
-    options
-        .fills
-        .insert(("products".into(), "file_id".into()), "'none'".into());
-    generate(
-        &root,
-        "file_id_required",
-        &model,
-        &options,
-        chrono::Utc::now().naive_utc(),
-    )?;
+    let (_dir, root, database, model) = migrated_with_a_rebuild_pending(&db).await?;
     execute(
         &database,
         "ALTER TABLE categories ADD COLUMN featured INTEGER REFERENCES products (id) ON DELETE CASCADE; \

@@ -147,10 +147,11 @@ fn scrub_removes_passwords_and_nothing_else() -> TestResult {
     Ok(())
 }
 
-/// A run whose COMMIT itself fails (a deferred foreign key checked only then): the error
-/// names the migration being committed and says the whole run, the migrations before it
-/// included, was rolled back; and it was.
-async fn a_refused_commit_rolls_back_the_whole_run(t: TestDb) -> TestResult {
+/// The bot's migrations and one more, 2030-01-01-000000_deferred, that breaks a deferred
+/// foreign key: the violation shows only when its transaction commits.
+fn with_a_deferred_violation(
+    t: &TestDb,
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error + Send + Sync>> {
     let dir = crate::support::copy_migrations(t.backend, &t.scratch_dir())?;
     crate::support::add_migration(
         &dir,
@@ -161,6 +162,14 @@ async fn a_refused_commit_rolls_back_the_whole_run(t: TestDb) -> TestResult {
         "DROP TABLE extra_c;\nDROP TABLE extra_p;\n",
         None,
     )?;
+    Ok(dir)
+}
+
+/// A run whose COMMIT itself fails (a deferred foreign key checked only then): the error
+/// names the migration being committed and says the whole run, the migrations before it
+/// included, was rolled back; and it was.
+async fn a_refused_commit_rolls_back_the_whole_run(t: TestDb) -> TestResult {
+    let dir = with_a_deferred_violation(&t)?;
     let db = t.connect().await;
     let (code, stdout, stderr) = crate::support::run_botdb(&t.url, &dir, &["migrate"]);
     assert_eq!(code, Some(2), "{stdout}{stderr}");
@@ -187,16 +196,7 @@ async fn a_refused_commit_rolls_back_the_whole_run(t: TestDb) -> TestResult {
 /// after it does not run. Through a transaction-mode pooler the run is one outer
 /// transaction, so botdb checks at the end of each migration's savepoint (the pooled pass).
 async fn a_deferred_violation_names_its_own_migration(t: TestDb) -> TestResult {
-    let dir = crate::support::copy_migrations(t.backend, &t.scratch_dir())?;
-    crate::support::add_migration(
-        &dir,
-        "2030-01-01-000000_deferred",
-        "CREATE TABLE extra_p (id INTEGER PRIMARY KEY);\n\
-         CREATE TABLE extra_c (p INTEGER REFERENCES extra_p (id) DEFERRABLE INITIALLY DEFERRED);\n\
-         INSERT INTO extra_c (p) VALUES (1);\n",
-        "DROP TABLE extra_c;\nDROP TABLE extra_p;\n",
-        None,
-    )?;
+    let dir = with_a_deferred_violation(&t)?;
     crate::support::add_migration(
         &dir,
         "2030-01-01-000001_after",
