@@ -1250,7 +1250,7 @@ async fn a_rebuild_stops_before_losing_what_the_model_does_not_declare(db: TestD
 /// (categories, when products is rebuilt) stops it too: dropping the old products table
 /// would cascade into categories.
 async fn a_rebuild_stops_for_a_foreign_key_added_by_hand(db: TestDb) -> TestResult {
-    let (_dir, root, database, model) = migrated_with_a_rebuild_pending(&db).await?;
+    let (_dir, root, database, _) = migrated_with_a_rebuild_pending(&db).await?;
     execute(
         &database,
         "ALTER TABLE categories ADD COLUMN featured INTEGER REFERENCES products (id) ON DELETE CASCADE; \
