@@ -15,7 +15,9 @@ use crate::db::lock_row::LOCK_TABLE;
 use crate::error::{Doing, Error, Result};
 use crate::migration::bookkeeping::{BOOKKEEPING_TABLE, BOTDB_TABLE};
 pub use crate::model::Schema;
-use crate::model::{Column, ColumnType, Default, ForeignKey, Index, OnDelete, Table, Unique};
+use crate::model::{
+    updated_at_trigger, Column, ColumnType, Default, ForeignKey, Index, OnDelete, Table, Unique,
+};
 
 /// Runs one catalogue query and loads its rows.
 macro_rules! catalogue_rows {
@@ -298,11 +300,6 @@ pub fn on_delete(table: &str, action: &str) -> Result<OnDelete> {
             format!("ON DELETE {other}"),
         )),
     }
-}
-
-/// The name of the trigger botdb's migrations create to keep a table's `updated_at`.
-pub fn updated_at_trigger(table: &str) -> String {
-    format!("trg_{table}_updated_at")
 }
 
 /// Marks the `updated_at` column of each table that has botdb's trigger for it (the

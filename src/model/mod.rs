@@ -15,6 +15,12 @@ pub mod diff;
 pub mod schema_rs;
 pub mod snapshot;
 
+/// The name of the trigger botdb's migrations create to keep a table's `updated_at`
+/// (SQLite and PostgreSQL; MySQL uses ON UPDATE).
+pub fn updated_at_trigger(table: &str) -> String {
+    format!("trg_{table}_updated_at")
+}
+
 use serde::{Deserialize, Serialize};
 
 /// A whole schema: tables in declaration order.

@@ -3,7 +3,7 @@
 use crate::backend::Backend::Postgres as P;
 use crate::error::Result;
 use crate::model::diff::{ColumnChange, Diff, TableDiff};
-use crate::model::{Column, ColumnType, Table};
+use crate::model::{updated_at_trigger, Column, ColumnType, Table};
 
 use super::{
     add_uniques_and_indexes, default_sql, drop_tables, fill_sql, foreign_key_sql, list, q, Sql,
@@ -45,7 +45,7 @@ fn column_sql(column: &Column, nullable: bool) -> Result<String> {
 fn trigger(out: &mut Sql, table: &str) -> Result<()> {
     out.statement(format!(
         "CREATE TRIGGER {} BEFORE UPDATE ON {}\n    FOR EACH ROW EXECUTE FUNCTION botdb_set_updated_at()",
-        q(P, &format!("trg_{table}_updated_at"))?,
+        q(P, &updated_at_trigger(table))?,
         q(P, table)?
     ));
     Ok(())
@@ -222,7 +222,7 @@ pub(super) fn render(out: &mut Sql, diff: &Diff) -> Result<()> {
                 Some(_) => trigger(out, &t.new.name)?,
                 None => out.statement(format!(
                     "DROP TRIGGER {} ON {}",
-                    q(P, &format!("trg_{}_updated_at", t.new.name))?,
+                    q(P, &updated_at_trigger(&t.new.name))?,
                     q(P, &t.new.name)?
                 )),
             }

@@ -25,7 +25,7 @@ use std::collections::BTreeSet;
 use crate::backend::Backend::Sqlite as S;
 use crate::error::Result;
 use crate::model::diff::{Diff, TableDiff};
-use crate::model::{Column, ColumnType, Default, Schema, Table};
+use crate::model::{updated_at_trigger, Column, ColumnType, Default, Schema, Table};
 
 use crate::sql::literal::{literal, Literal};
 
@@ -127,7 +127,7 @@ fn trigger(out: &mut Sql, t: &Table, column: &str) -> Result<()> {
     };
     out.statement(format!(
         "CREATE TRIGGER {} AFTER UPDATE ON {table}\nFOR EACH ROW WHEN NEW.{col} IS OLD.{col}\nBEGIN\n    UPDATE {table} SET {col} = CURRENT_TIMESTAMP\n    WHERE {key} AND {col} IS NOT CURRENT_TIMESTAMP;\nEND",
-        q(S, &format!("trg_{}_updated_at", t.name))?,
+        q(S, &updated_at_trigger(&t.name))?,
         table = q(S, &t.name)?,
     ));
     Ok(())
@@ -276,7 +276,7 @@ fn alter_in_place(out: &mut Sql, t: &TableDiff) -> Result<()> {
     if t.updated_at_changes() && t.old.updated_at.is_some() {
         out.statement(format!(
             "DROP TRIGGER {}",
-            q(S, &format!("trg_{}_updated_at", t.old.name))?
+            q(S, &updated_at_trigger(&t.old.name))?
         ));
     }
     for i in &t.dropped_indexes {
@@ -351,7 +351,7 @@ fn guard(out: &mut Sql, old: &Schema, new: &Schema, set: &BTreeSet<String>) -> R
         known.extend(t.indexes.iter().map(|i| i.name.clone()));
         known.extend(t.uniques.iter().map(|u| u.name.clone()));
         if t.updated_at.is_some() {
-            known.push(format!("trg_{}_updated_at", t.name));
+            known.push(updated_at_trigger(&t.name));
         }
     }
     let guard = q(S, "botdb_rebuild_guard")?;
