@@ -74,14 +74,17 @@ impl Database {
                 })
             })
             .collect();
-        // Read once: its table list says whether Alembic's table is there, and it is
-        // lifted to the model only when the database is compared with it.
-        let catalogue = with_connection!(self.pool(), |conn| conn.catalogue().await?);
+        // With nothing pending the catalogue is read now, once: its table list says whether
+        // Alembic's table is there, and it is compared with the model. With migrations
+        // pending it is read only if Alembic's revision turns out to cover them.
+        let catalogue = match pending {
+            0 => Some(with_connection!(self.pool(), |conn| conn.catalogue().await?)),
+            _ => None,
+        };
         // A database Alembic still manages is at the step its revision maps to.
-        let alembic = if catalogue.tables.iter().any(|t| t == ALEMBIC_TABLE) {
-            self.alembic_revision().await?
-        } else {
-            None
+        let alembic = match &catalogue {
+            Some(read) if !read.tables.iter().any(|t| t == ALEMBIC_TABLE) => None,
+            _ => self.alembic_revision().await?,
         };
         if let Some(revision) = alembic {
             if let Some(step) = alembic::revision(&revision) {
@@ -95,6 +98,10 @@ impl Database {
             }
         }
         let (differences, names) = if pending == 0 {
+            let catalogue = match catalogue {
+                Some(read) => read,
+                None => with_connection!(self.pool(), |conn| conn.catalogue().await?),
+            };
             differences_from_model(&model::bot::schema(), &catalogue.schema()?)
         } else {
             (Vec::new(), Vec::new())
