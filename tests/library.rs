@@ -141,6 +141,21 @@ fn slow_history(db: &TestDb) -> Result<Source, Box<dyn std::error::Error + Send 
 
 const SLOW_HISTORY: [&str; 3] = ["21000101000001", "21000101000002", "21000101000003"];
 
+/// A second migrate, while `what` (a dropped run) still holds the lock, gives up on the
+/// lock after its short timeout instead of running alongside.
+async fn migrate_times_out_on_the_lock(db: &TestDb, source: &Source, what: &str) -> TestResult {
+    let second = Database::connect(&db.url)
+        .await?
+        .with_source(source.clone())
+        .with_lock_timeout(Duration::from_millis(300));
+    match second.migrate().await {
+        Err(Error::LockTimeout { .. }) => Ok(()),
+        other => {
+            Err(format!("a migrate while {what} must time out on the lock, got {other:?}").into())
+        }
+    }
+}
+
 /// A caller that drops a running `migrate` future (here through `tokio::time::timeout`)
 /// does not release the migration lock while the migrations go on: a second migrate
 /// meanwhile times out waiting for the lock instead of running alongside, and once the
@@ -176,19 +191,7 @@ async fn dropped_migrate_keeps_the_lock(db: TestDb) -> TestResult {
     assert!(waited.is_err(), "the slow migration was still running");
     drop(run);
 
-    let second = Database::connect(&db.url)
-        .await?
-        .with_source(source.clone())
-        .with_lock_timeout(Duration::from_millis(300));
-    match second.migrate().await {
-        Err(Error::LockTimeout { .. }) => {}
-        other => {
-            return Err(format!(
-                "a second migrate while the dropped one still runs must time out on the lock, got {other:?}"
-            )
-            .into())
-        }
-    }
+    migrate_times_out_on_the_lock(&db, &source, "the dropped one still runs").await?;
 
     // The lock is free only once the first run has ended: then there is nothing left to do.
     let third = Database::connect(&db.url)
@@ -261,19 +264,7 @@ async fn dropped_revert_keeps_the_lock(db: TestDb) -> TestResult {
     );
     drop(run);
 
-    let second = Database::connect(&db.url)
-        .await?
-        .with_source(source.clone())
-        .with_lock_timeout(Duration::from_millis(300));
-    match second.migrate().await {
-        Err(Error::LockTimeout { .. }) => {}
-        other => {
-            return Err(format!(
-                "a migrate while the dropped revert still runs must time out on the lock, got {other:?}"
-            )
-            .into())
-        }
-    }
+    migrate_times_out_on_the_lock(&db, &source, "the dropped revert still runs").await?;
     let third = Database::connect(&db.url)
         .await?
         .with_source(source)

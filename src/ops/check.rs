@@ -78,7 +78,9 @@ impl Database {
         // Alembic's table is there, and it is compared with the model. With migrations
         // pending it is read only if Alembic's revision turns out to cover them.
         let catalogue = match pending {
-            0 => Some(with_connection!(self.pool(), |conn| conn.catalogue().await?)),
+            0 => Some(with_connection!(self.pool(), |conn| conn
+                .catalogue()
+                .await?)),
             _ => None,
         };
         // A database Alembic still manages is at the step its revision maps to.
