@@ -9,12 +9,12 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::dsl::Select;
 use diesel::{QueryDsl, SqliteConnection};
-use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::bb8;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 
 use crate::backend::Backend;
 use crate::config::DatabaseUrl;
+use crate::db::blocking::Lend;
 use crate::db::lock::MigrationLock;
 use crate::db::lock_row::DEFAULT_LEASE;
 use crate::db::sqlite::SqliteAsync;
@@ -31,7 +31,7 @@ use crate::migration::bookkeeping::{
     create_sql, TrackState, Tracked, BOOKKEEPING_TABLE, BOTDB_TABLE,
 };
 use crate::migration::catalog::{Catalog, MigrationId, Source};
-use crate::migration::harness::{lock_timed_out, on_blocking_thread, with_bounded_waits};
+use crate::migration::harness::{lock_timed_out, with_bounded_waits};
 use crate::migration::plan::{plan_down, plan_up, RevertTarget, RunOptions};
 use crate::migration::report::{Report, Step};
 use crate::migration::revert::revert;
@@ -330,10 +330,8 @@ impl Database {
         let result = with_connection!(&self.pool, |conn| {
             let _running = Running::register(&mut *conn, &self.url).await?;
             let (catalog, applied, plan) = (Arc::clone(&shared), applied.clone(), plan.clone());
-            let (wrapped, result) = on_blocking_thread(
-                AsyncConnectionWrapper::<_>::from(conn),
-                on_step,
-                move |c, on_step| {
+            let (returned, result) = conn
+                .on_blocking_thread(on_step, move |c, on_step| {
                     let run = Run {
                         catalog: &catalog,
                         plan: &plan,
@@ -342,13 +340,12 @@ impl Database {
                         lock_lost: lock_lost.as_deref(),
                     };
                     with_bounded_waits(c, backend, timeout, |c| apply(c, &run, on_step))
-                },
-            )
-            .await?;
+                })
+                .await?;
             // Back to the pool, or (behind a pooler) to commit what the run left committed.
             #[allow(unused_assignments)]
             {
-                conn = wrapped.into_inner();
+                conn = returned;
             }
             result
         });
@@ -443,20 +440,17 @@ impl Database {
                 tracked.clone(),
                 plan.clone(),
             );
-            let (wrapped, result) = on_blocking_thread(
-                AsyncConnectionWrapper::<_>::from(conn),
-                on_step,
-                move |c, on_step| {
+            let (returned, result) = conn
+                .on_blocking_thread(on_step, move |c, on_step| {
                     let unrecorded = unrecorded(&catalog, &applied, &tracked);
                     with_bounded_waits(c, backend, timeout, |c| {
                         revert(c, &catalog, &plan, &unrecorded, on_step)
                     })
-                },
-            )
-            .await?;
+                })
+                .await?;
             #[allow(unused_assignments)]
             {
-                conn = wrapped.into_inner();
+                conn = returned;
             }
             result
         });

@@ -17,6 +17,7 @@ use crate::db::sqlite::{sqlite_config, sqlite_target, SqliteAsync};
 use crate::error::{one_line, Environment, Error, Result};
 
 pub mod admin;
+pub mod blocking;
 pub mod lock;
 pub mod lock_row;
 pub(crate) mod mysql;

@@ -11,7 +11,6 @@ use diesel::Connection;
 use crate::backend::Backend;
 use crate::error::{one_line, Doing, Environment, Error, Result};
 use crate::migration::catalog::{MigrationId, MigrationText};
-use crate::migration::report::Step;
 use crate::sql::literal::{literal, Literal};
 
 impl MigrationName for MigrationId {
@@ -80,7 +79,7 @@ impl<DB: DieselBackend> Migration<DB> for MigrationText {
 /// code: on a multi-threaded runtime with `block_in_place`, so the worker's other tasks
 /// move elsewhere meanwhile; on a current-thread runtime (the CLI's, the bot's
 /// `#[tokio::test]`) right here, holding up that runtime's other tasks until it is done.
-/// Migrations do not use it (see [`on_blocking_thread`]).
+/// Migrations do not use it: they run on a blocking thread of their own.
 pub fn blocking<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current().map(|h| h.runtime_flavor()) {
@@ -88,42 +87,6 @@ pub fn blocking<T>(work: impl FnOnce() -> Result<T>) -> Result<T> {
         Ok(_) => work(),
         Err(_) => Err(Error::Runtime("missing (not inside tokio)")),
     }
-}
-
-/// Runs diesel's synchronous migration harness on `conn`, an owned connection (a
-/// diesel-async connection in an `AsyncConnectionWrapper`), on tokio's blocking thread
-/// pool, and hands the connection back with the outcome.
-///
-/// Unlike `block_in_place`, this works on any runtime flavour, the current-thread one of
-/// `#[tokio::test]` included (diesel_async issue #266): the wrapper drives its queries with
-/// the runtime's handle while the caller's task waits here. `on_step` is called on the
-/// caller's task as each step finishes.
-pub async fn on_blocking_thread<C, T, W>(
-    mut conn: C,
-    on_step: &mut (dyn FnMut(&Step) + Send),
-    work: W,
-) -> Result<(C, Result<T>)>
-where
-    C: Send + 'static,
-    T: Send + 'static,
-    W: FnOnce(&mut C, &mut dyn FnMut(&Step)) -> Result<T> + Send + 'static,
-{
-    let (steps, mut finished) = tokio::sync::mpsc::unbounded_channel::<Step>();
-    let task = tokio::task::spawn_blocking(move || {
-        let result = work(&mut conn, &mut |step: &Step| {
-            // The receiver lives until the task ends, unless the caller was cancelled.
-            let _ = steps.send(step.clone());
-        });
-        (conn, result)
-    });
-    while let Some(step) = finished.recv().await {
-        on_step(&step);
-    }
-    task.await.map_err(|e| {
-        Error::Refused(format!(
-            "the migration thread failed unexpectedly ({e}); the database was left as the failure left it: check `botdb status`"
-        ))
-    })
 }
 
 /// How often a bookkeeping write that lost to a concurrent write is tried in all.
