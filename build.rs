@@ -1,12 +1,15 @@
 //! Two jobs about migrations/, and one for the test suite:
 //! - rebuild when it changes, so embed_migrations! never ships a stale set;
 //! - generate `migration_sql.rs`, an `include_str!` table of every up.sql and down.sql,
-//!   because diesel's embedded migrations keep their SQL text private and print-sql needs it;
+//!   because diesel's embedded migrations keep their SQL text private and print-sql needs it,
+//!   with each up.sql's SHA-256, computed here once instead of by every command;
 //! - tell the tests which database servers are configured (see `test_servers`).
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::{env, fs};
+
+use sha2::{Digest, Sha256};
 
 fn main() {
     test_servers();
@@ -41,9 +44,15 @@ fn main() {
             } else {
                 "None".to_string()
             };
+            // The checksum of the bytes include_str! embeds, so no command hashes them again.
+            let up = fs::read(folder.join("up.sql")).unwrap_or_default();
+            let checksum: String = Sha256::digest(&up)
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect();
             let _ = writeln!(
                 out,
-                "    MigrationSql {{ name: {name:?}, up: include_str!({:?}), down: {down} }},",
+                "    MigrationSql {{ name: {name:?}, up: include_str!({:?}), down: {down}, checksum: {checksum:?} }},",
                 file("up.sql")
             );
         }
@@ -89,3 +98,4 @@ fn test_galera() {
         println!("cargo::rustc-cfg=botdb_test_galera");
     }
 }
+

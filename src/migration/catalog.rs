@@ -100,6 +100,19 @@ impl MigrationText {
     ) -> Self {
         Self {
             checksum: sha256_hex(&up),
+            ..Self::new_unhashed(id, up, down, run_in_transaction)
+        }
+    }
+
+    /// A migration whose checksum the caller sets (the embedded ones, hashed by build.rs).
+    fn new_unhashed(
+        id: MigrationId,
+        up: String,
+        down: Option<String>,
+        run_in_transaction: bool,
+    ) -> Self {
+        Self {
+            checksum: String::new(),
             id,
             up,
             down: Down::Text(down),
@@ -233,12 +246,15 @@ fn load_embedded(backend: Backend) -> Result<Vec<MigrationText>> {
                 .iter()
                 .find(|s| s.name == id.name)
                 .ok_or_else(|| Error::query(Doing::FindEmbeddedSql, &id.name))?;
-            Ok(MigrationText::new(
-                id,
-                text.up.to_string(),
-                text.down.map(str::to_string),
-                m.metadata().run_in_transaction(),
-            ))
+            Ok(MigrationText {
+                checksum: text.checksum.to_string(),
+                ..MigrationText::new_unhashed(
+                    id,
+                    text.up.to_string(),
+                    text.down.map(str::to_string),
+                    m.metadata().run_in_transaction(),
+                )
+            })
         })
         .collect()
 }
@@ -385,7 +401,20 @@ mod tests {
             assert_eq!(catalog.migrations().len(), embedded_sql(backend).len());
             let first = &catalog.migrations()[0];
             assert_eq!(catalog.find(&first.id.name)?.id, first.id);
-            assert_eq!(first.checksum, sha256_hex(&first.up));
+            // build.rs hashed the embedded files; the same folder read at run time (as
+            // `--migrations-dir migrations` does) must give the same checksums.
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations");
+            let from_dir = Catalog::load(&Source::Dir(root), backend)?;
+            assert_eq!(from_dir.migrations().len(), catalog.migrations().len());
+            for (embedded, read) in catalog.migrations().iter().zip(from_dir.migrations()) {
+                assert_eq!(
+                    embedded.checksum,
+                    sha256_hex(&embedded.up),
+                    "{}",
+                    embedded.id
+                );
+                assert_eq!(embedded.checksum, read.checksum, "{}", embedded.id);
+            }
             let mut versions: Vec<&str> = catalog
                 .migrations()
                 .iter()

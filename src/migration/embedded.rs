@@ -31,6 +31,8 @@ pub struct MigrationSql {
     pub up: &'static str,
     /// down.sql, if the folder has one.
     pub down: Option<&'static str>,
+    /// The hex SHA-256 of up.sql, computed by build.rs.
+    pub checksum: &'static str,
 }
 
 mod generated {
