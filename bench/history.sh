@@ -3,11 +3,15 @@
 # on the same folder, on SQLite.
 #
 # The script generates the history itself, in a temp folder: N trivial migrations in one
-# backend folder, `YYYY-MM-DD-HHMMSS_mNNNN/{up.sql,down.sql}` with up.sql
-# `CREATE TABLE t_NNNN (id INTEGER PRIMARY KEY);` and down.sql `DROP TABLE t_NNNN;`, once for
-# a small and once for a large N (100 and 1000 by default). Both tools read that folder at
-# run time (botdb with --migrations-dir, diesel with --migration-dir); nothing embedded in
-# botdb is used.
+# backend folder, `YYYY-MM-DD-HHMMSS_mNNNN/{up.sql,down.sql}`, once for a small and once for
+# a large N (100 and 1000 by default), of one of two kinds (--kind):
+#   tables  (the default) up.sql `CREATE TABLE t_NNNN (id INTEGER PRIMARY KEY);`, down.sql
+#           `DROP TABLE t_NNNN;`: the schema gains a table per migration;
+#   rows    the first migration creates `bench_rows (n INTEGER PRIMARY KEY)`, each one after
+#           it inserts a row (`INSERT INTO bench_rows (n) VALUES (NNNN);`, down.sql deletes
+#           it): the schema stays one table.
+# Both tools read that folder at run time (botdb with --migrations-dir, diesel with
+# --migration-dir); nothing embedded in botdb is used.
 #
 # What is measured, with hyperfine (each command a whole process: start-up, connect, work,
 # exit; run without a shell in between), at the large N unless said otherwise:
@@ -19,7 +23,13 @@
 #                database in place before every run (not timed).
 #   d. CPU       growth of botdb's user CPU time for c. from the small to the large N: the
 #                mean of hyperfine's `user` figure at the large N over the one at the small
-#                N (diesel's growth is shown for reference, not judged).
+#                N (diesel's growth is shown for reference, not judged). When sqlite3 is
+#                installed, c. also times it running the same SQL from empty (`botdb
+#                print-sql --offline` for the history, after the PRAGMAs botdb's connection
+#                sets), and a row shows its growth: what SQLite itself costs on that
+#                history, the floor for any tool. On the tables kind SQLite's own cost grows
+#                with the square of N: after each CREATE TABLE it scans its schema table,
+#                which holds a row per table, for the new table's entry.
 # The up-to-date database of a. and b. is migrated once by botdb (diesel reads the same
 # __diesel_schema_migrations table). Before timing, the setup is checked: botdb's and
 # diesel's runs from empty must each record all N versions (and create the N tables, when
@@ -40,9 +50,10 @@
 # script says so and exits with 1. The exit code does not depend on PASS/FAIL.
 #
 # Usage:
-#   bench/history.sh [-n RUNS] [-s SMALL,LARGE] [-k]
+#   bench/history.sh [-n RUNS] [-s SMALL,LARGE] [--kind tables|rows] [-k]
 #     -n, --runs N             timed runs per command (default 10, or $BENCH_RUNS)
 #     -s, --sizes SMALL,LARGE  the two history lengths (default 100,1000; at most 9999)
+#     --kind tables|rows       what each migration does (default tables; see above)
 #     -k, --keep               keep the temp folder (histories, databases, hyperfine CSVs)
 #     -h, --help               this help
 #
@@ -72,6 +83,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 RUNS=${BENCH_RUNS:-10}
 SIZES=100,1000
+KIND=tables
 KEEP=0
 
 log() { printf '%s\n' "$*" >&2; }
@@ -86,6 +98,8 @@ while (($#)); do
         --runs=*) RUNS=${1#*=}; shift ;;
         -s | --sizes) SIZES=${2:?--sizes needs SMALL,LARGE}; shift 2 ;;
         --sizes=*) SIZES=${1#*=}; shift ;;
+        --kind) KIND=${2:?--kind needs tables or rows}; shift 2 ;;
+        --kind=*) KIND=${1#*=}; shift ;;
         -k | --keep) KEEP=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) log "history.sh: unknown option: $1"; usage >&2; exit 2 ;;
@@ -98,6 +112,7 @@ SMALL=$((10#${SIZES%,*}))
 LARGE=$((10#${SIZES#*,}))
 ((SMALL < LARGE)) || die "--sizes: SMALL ($SMALL) must be less than LARGE ($LARGE)"
 ((LARGE <= 9999)) || die "--sizes: at most 9999 migrations (names are mNNNN), got $LARGE"
+[[ $KIND == tables || $KIND == rows ]] || die "--kind must be tables or rows, got '$KIND'"
 
 is_number() { [[ $1 =~ ^[0-9]+([.][0-9]+)?$ ]]; }
 export BENCH_TARGET_STATUS=${BENCH_TARGET_STATUS:-1.0}
@@ -203,11 +218,19 @@ generate() {
     for ((i = 1; i <= n; i++)); do dirs+=("$DIR/$(folder_name "$i")"); done
     mkdir -p "${dirs[@]}"
     for ((i = 1; i <= n; i++)); do
-        name=$(printf 't_%04d' "$i")
-        printf 'CREATE TABLE %s (id INTEGER PRIMARY KEY);\n' "$name" >"${dirs[i - 1]}/up.sql"
-        printf 'DROP TABLE %s;\n' "$name" >"${dirs[i - 1]}/down.sql"
+        if [[ $KIND == tables ]]; then
+            name=$(printf 't_%04d' "$i")
+            printf 'CREATE TABLE %s (id INTEGER PRIMARY KEY);\n' "$name" >"${dirs[i - 1]}/up.sql"
+            printf 'DROP TABLE %s;\n' "$name" >"${dirs[i - 1]}/down.sql"
+        elif ((i == 1)); then
+            printf 'CREATE TABLE bench_rows (n INTEGER PRIMARY KEY);\n' >"${dirs[0]}/up.sql"
+            printf 'DROP TABLE bench_rows;\n' >"${dirs[0]}/down.sql"
+        else
+            printf 'INSERT INTO bench_rows (n) VALUES (%d);\n' "$i" >"${dirs[i - 1]}/up.sql"
+            printf 'DELETE FROM bench_rows WHERE n = %d;\n' "$i" >"${dirs[i - 1]}/down.sql"
+        fi
     done
-    log "generated $n migrations in $DIR"
+    log "generated $n migrations ($KIND) in $DIR"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -228,19 +251,35 @@ must() {
     fi
 }
 
-# check_applied WHO DB N: DB records the N versions (and has the N tables, with sqlite3).
+# check_applied WHO DB N: DB records the N versions and holds what the N migrations made
+# (N tables, or N - 1 rows), counted with sqlite3.
 check_applied() {
-    local who=$1 db=$2 n=$3 versions tables
+    local who=$1 db=$2 n=$3 versions made expected what
     [[ -n $SQLITE3 ]] || return 0
     versions=$("$SQLITE3" -batch -bail "$db" 'SELECT count(*) FROM __diesel_schema_migrations')
-    tables=$("$SQLITE3" -batch -bail "$db" "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name GLOB 't_[0-9]*'")
-    [[ $versions == "$n" && $tables == "$n" ]] \
-        || die "$who from empty: expected $n versions and $n tables, found $versions versions and $tables tables in $db"
+    if [[ $KIND == tables ]]; then
+        made=$("$SQLITE3" -batch -bail "$db" "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name GLOB 't_[0-9]*'")
+        expected=$n what=tables
+    else
+        made=$("$SQLITE3" -batch -bail "$db" 'SELECT count(*) FROM bench_rows')
+        expected=$((n - 1)) what=rows
+    fi
+    [[ $versions == "$n" && $made == "$expected" ]] \
+        || die "$who from empty: expected $n versions and $expected $what, found $versions versions and $made $what in $db"
+}
+
+# script N DIR: $WORK/scriptN.sql, what sqlite3 runs for c.: the PRAGMAs botdb sets on a
+# connection (src/db/sqlite.rs), then print-sql's script for applying DIR to an empty database.
+script() {
+    {
+        printf '%s\n' 'PRAGMA foreign_keys = ON;' 'PRAGMA busy_timeout = 5000;'
+        "$BOTDB" --quiet --migrations-dir "$2" print-sql --offline --dialect sqlite
+    } >"$WORK/script$1.sql" || die "botdb print-sql --offline (N=$1) failed"
 }
 
 # verify N DIR: checks the setup for one history; leaves $WORK/upN.sqlite3 up to date.
 verify() {
-    local n=$1 dir=$2 up=$WORK/up$1.sqlite3 d=$WORK/check-diesel$1.sqlite3
+    local n=$1 dir=$2 up=$WORK/up$1.sqlite3 d=$WORK/check-diesel$1.sqlite3 s=$WORK/check-sqlite3$1.sqlite3
     cp "$WORK/empty.sqlite3" "$up"
     must "botdb migrate (N=$n, from empty)" run_botdb "$up" "$dir" migrate
     check_applied botdb "$up" "$n"
@@ -255,7 +294,14 @@ verify() {
         check_applied diesel "$d" "$n"
         rm -f "$d"
     fi
-    log "N=$n: setup checked${SQLITE3:+ (versions and tables counted with sqlite3)}"
+    if [[ -n $SQLITE3 ]]; then
+        script "$n" "$dir"
+        cp "$WORK/empty.sqlite3" "$s"
+        must "sqlite3 on print-sql's script (N=$n, from empty)" "$SQLITE3" -batch -bail "$s" ".read $WORK/script$n.sql"
+        check_applied sqlite3 "$s" "$n"
+        rm -f "$s"
+    fi
+    log "N=$n: setup checked${SQLITE3:+ (versions and what the migrations made counted with sqlite3)}"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -284,7 +330,7 @@ field() {
 }
 
 ms() { awk -v s="$1" 'BEGIN { printf "%.1f ms", s * 1000 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) printf "n/a"; else printf "%.2f", a / b }'; }
 # judge VALUE OP TARGET: PASS or FAIL (OP is <= or >=).
 judge() {
     awk -v v="$1" -v op="$2" -v t="$3" \
@@ -348,6 +394,7 @@ for n in "$SMALL" "$LARGE"; do
     db=$WORK/apply$n.sqlite3
     cmds=(botdb "$(q "$BOTDB" --database-url "sqlite://$db" --migrations-dir "${HIST[$n]}" migrate)")
     if [[ -n $DIESEL ]]; then cmds+=(diesel "$(q "$DIESEL" migration run --database-url "$db" --migration-dir "${HIST[$n]}")"); fi
+    if [[ -n $SQLITE3 ]]; then cmds+=(sqlite3 "$(q "$SQLITE3" -batch -bail "$db" ".read $WORK/script$n.sql")"); fi
     measure "apply-$n" --prepare "$(q bash "$WORK/reset.sh" "$db" "$WORK/empty.sqlite3")" "${cmds[@]}"
 done
 
@@ -366,9 +413,16 @@ if [[ -n $DIESEL ]]; then
 fi
 row "d. user CPU, apply from empty" "$SMALL → $LARGE" "$(ms "$bs") → $(ms "$bl")" "$dcol" \
     "botdb ${growth}x" "<= $BENCH_TARGET_CPU_GROWTH" "$(judge "$growth" '<=' "$BENCH_TARGET_CPU_GROWTH")"
+if [[ -n $SQLITE3 ]]; then
+    ss=$(field "apply-$SMALL" sqlite3 user)
+    sl=$(field "apply-$LARGE" sqlite3 user)
+    row "d. reference: sqlite3 on the same SQL, user CPU" "$SMALL → $LARGE" "–" "–" \
+        "$(ms "$ss") → $(ms "$sl") ($(ratio "$sl" "$ss")x)" "–" "reference"
+fi
 
 log ""
 printf '%s\n' "${RESULTS[@]}" >&2
+printf 'History: %s trivial migrations of kind `%s`.\n\n' "$SMALL and $LARGE" "$KIND"
 printf '| check | N | botdb | diesel | ratio | target | result |\n'
 printf '|---|---:|---:|---:|---:|---:|---|\n'
 printf '%s\n' "${ROWS[@]}"
