@@ -135,9 +135,15 @@ pub fn run(mut cli: Cli) -> Result<ExitCode, CliError> {
 /// multi-threaded runtime.
 fn runtime_for(command: &Command) -> io::Result<tokio::runtime::Runtime> {
     let mut builder = match command {
-        Command::Status(_) | Command::Check(_) | Command::Migrate(_) => {
-            tokio::runtime::Builder::new_current_thread()
+        Command::Status(_) | Command::Check(_) => {
+            let mut builder = tokio::runtime::Builder::new_current_thread();
+            // Their blocking work (SQLite's statements, name lookups) runs one task at a
+            // time: a task handed over just before the thread of the one before is idle
+            // again would otherwise start a second thread, which then finds nothing to do.
+            builder.max_blocking_threads(1);
+            builder
         }
+        Command::Migrate(_) => tokio::runtime::Builder::new_current_thread(),
         _ => {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
             builder.worker_threads(2);
