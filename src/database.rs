@@ -14,7 +14,7 @@ use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 
 use crate::backend::Backend;
 use crate::config::DatabaseUrl;
-use crate::db::blocking::Lend;
+use crate::db::blocking::{relaying, sender, Lend};
 use crate::db::lock::MigrationLock;
 use crate::db::lock_row::DEFAULT_LEASE;
 use crate::db::sqlite::SqliteAsync;
@@ -275,7 +275,7 @@ impl Database {
     /// waiting only stops hearing about it.
     pub(crate) async fn to_the_end<T, E, F, Fut>(
         &self,
-        on_event: &mut (dyn FnMut(E) + Send),
+        on_event: &mut (dyn FnMut(&E) + Send),
         work: F,
     ) -> Result<T>
     where
@@ -289,20 +289,19 @@ impl Database {
             false => Some(self.take_lock().await?),
         };
         let db = self.clone().assume_locked();
-        let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
-        let work = work(db.clone(), events);
-        let task = tokio::spawn(async move {
-            let result = work.await;
-            match lock {
-                Some(lock) => db.release(lock, result).await,
-                None => result,
-            }
-        });
-        // The sender lives as long as the work, so this ends when the work does.
-        while let Some(event) = received.recv().await {
-            on_event(event);
-        }
-        task.await.map_err(|e| {
+        // The sender lives as long as the work, so the relay ends when the work does.
+        let joined = relaying(on_event, |events| {
+            let work = work(db.clone(), events);
+            tokio::spawn(async move {
+                let result = work.await;
+                match lock {
+                    Some(lock) => db.release(lock, result).await,
+                    None => result,
+                }
+            })
+        })
+        .await;
+        joined.map_err(|e| {
             Error::Refused(format!(
                 "the migration task failed unexpectedly ({e}); the database was left as the failure left it: check `botdb status`"
             ))
@@ -383,15 +382,9 @@ impl Database {
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<Report> {
         let target = target.clone();
-        self.to_the_end(
-            &mut |step: Step| on_step(&step),
-            move |db, steps| async move {
-                db.revert_locked(&target, &mut |step| {
-                    let _ = steps.send(step.clone());
-                })
-                .await
-            },
-        )
+        self.to_the_end(on_step, move |db, steps| async move {
+            db.revert_locked(&target, &mut sender(steps)).await
+        })
         .await
     }
 
@@ -550,15 +543,9 @@ impl Database {
         steps: usize,
         on_step: &mut (dyn FnMut(&Step) + Send),
     ) -> Result<Report> {
-        self.to_the_end(
-            &mut |step: Step| on_step(&step),
-            move |db, events| async move {
-                db.redo_locked(steps, &mut |step| {
-                    let _ = events.send(step.clone());
-                })
-                .await
-            },
-        )
+        self.to_the_end(on_step, move |db, events| async move {
+            db.redo_locked(steps, &mut sender(events)).await
+        })
         .await
     }
 

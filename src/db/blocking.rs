@@ -10,9 +10,11 @@
 
 use std::future::Future;
 
+use ::bb8::ManageConnection;
 use diesel::SqliteConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::bb8::PooledConnection;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolableConnection};
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
@@ -47,7 +49,7 @@ pub trait Lend: Sized + Send + 'static {
 
 /// Passes the events `job` sends on to `on_event` until `job`'s work, already started,
 /// drops its sender, then waits for its outcome.
-async fn relaying<E, R>(
+pub(crate) async fn relaying<E, R>(
     on_event: &mut (dyn FnMut(&E) + Send),
     job: impl FnOnce(UnboundedSender<E>) -> R,
 ) -> R::Output
@@ -64,7 +66,10 @@ where
 
 /// The work's `emit`: sends a copy of each event. The receiver lives until the work
 /// ends, unless the caller stopped waiting; then nobody is listening.
-fn sender<E: Clone>(events: UnboundedSender<E>) -> impl FnMut(&E) {
+pub(crate) fn sender<E: Clone>(events: UnboundedSender<E>) -> impl FnMut(&E) + Send
+where
+    E: Send,
+{
     move |event: &E| {
         let _ = events.send(event.clone());
     }
@@ -76,8 +81,39 @@ fn thread_failed(e: impl std::fmt::Display) -> Error {
     ))
 }
 
+/// The servers' connections, which diesel's harness reaches through
+/// `AsyncConnectionWrapper`.
+pub trait ServerConnection {}
+impl ServerConnection for AsyncPgConnection {}
+impl ServerConnection for AsyncMysqlConnection {}
+
 /// The servers' way: the async connection in `AsyncConnectionWrapper`, moved to a
 /// blocking thread and back.
+impl<C> Lend for Pooled<C>
+where
+    C: ServerConnection + PoolableConnection + 'static,
+    AsyncDieselConnectionManager<C>: ManageConnection,
+    Self: AsyncConnection + Send,
+{
+    type Sync = AsyncConnectionWrapper<Self>;
+
+    fn on_blocking_thread<E, T, W>(
+        self,
+        on_event: &mut (dyn FnMut(&E) + Send),
+        work: W,
+    ) -> impl Future<Output = Result<(Self, Result<T>)>> + Send
+    where
+        E: Clone + Send + 'static,
+        T: Send + 'static,
+        W: FnOnce(&mut Self::Sync, &mut dyn FnMut(&E)) -> Result<T> + Send + 'static,
+    {
+        through_wrapper(self, on_event, work)
+    }
+}
+
+/// The servers' `on_blocking_thread`. A function of its own: written as an `async fn` in
+/// the generic impl, rustc cannot show its future `Send` for every lifetime of the pooled
+/// connection.
 async fn through_wrapper<C, E, T, W>(
     conn: C,
     on_event: &mut (dyn FnMut(&E) + Send),
@@ -99,40 +135,6 @@ where
     .await;
     let (wrapped, result) = joined.map_err(thread_failed)?;
     Ok((wrapped.into_inner(), result))
-}
-
-impl Lend for Pooled<AsyncPgConnection> {
-    type Sync = AsyncConnectionWrapper<Self>;
-
-    fn on_blocking_thread<E, T, W>(
-        self,
-        on_event: &mut (dyn FnMut(&E) + Send),
-        work: W,
-    ) -> impl Future<Output = Result<(Self, Result<T>)>> + Send
-    where
-        E: Clone + Send + 'static,
-        T: Send + 'static,
-        W: FnOnce(&mut Self::Sync, &mut dyn FnMut(&E)) -> Result<T> + Send + 'static,
-    {
-        through_wrapper(self, on_event, work)
-    }
-}
-
-impl Lend for Pooled<AsyncMysqlConnection> {
-    type Sync = AsyncConnectionWrapper<Self>;
-
-    fn on_blocking_thread<E, T, W>(
-        self,
-        on_event: &mut (dyn FnMut(&E) + Send),
-        work: W,
-    ) -> impl Future<Output = Result<(Self, Result<T>)>> + Send
-    where
-        E: Clone + Send + 'static,
-        T: Send + 'static,
-        W: FnOnce(&mut Self::Sync, &mut dyn FnMut(&E)) -> Result<T> + Send + 'static,
-    {
-        through_wrapper(self, on_event, work)
-    }
 }
 
 impl Lend for Pooled<SqliteAsync> {

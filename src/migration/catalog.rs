@@ -100,19 +100,6 @@ impl MigrationText {
     ) -> Self {
         Self {
             checksum: sha256_hex(&up),
-            ..Self::new_unhashed(id, up, down, run_in_transaction)
-        }
-    }
-
-    /// A migration whose checksum the caller sets (the embedded ones, hashed by build.rs).
-    fn new_unhashed(
-        id: MigrationId,
-        up: String,
-        down: Option<String>,
-        run_in_transaction: bool,
-    ) -> Self {
-        Self {
-            checksum: String::new(),
             id,
             up,
             down: Down::Text(down),
@@ -246,14 +233,13 @@ fn load_embedded(backend: Backend) -> Result<Vec<MigrationText>> {
                 .iter()
                 .find(|s| s.name == id.name)
                 .ok_or_else(|| Error::query(Doing::FindEmbeddedSql, &id.name))?;
+            // Hashed by build.rs already.
             Ok(MigrationText {
                 checksum: text.checksum.to_string(),
-                ..MigrationText::new_unhashed(
-                    id,
-                    text.up.to_string(),
-                    text.down.map(str::to_string),
-                    m.metadata().run_in_transaction(),
-                )
+                id,
+                up: text.up.to_string(),
+                down: Down::Text(text.down.map(str::to_string)),
+                run_in_transaction: m.metadata().run_in_transaction(),
             })
         })
         .collect()

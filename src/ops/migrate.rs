@@ -38,7 +38,7 @@ impl Database {
         // A standby is refused before the lock is taken (a lock row cannot be written there).
         self.refuse_standby().await?;
         let to = to.map(str::to_owned);
-        let on_owned = &mut |event: Owned| match &event {
+        let on_owned = &mut |event: &Owned| match event {
             Owned::Adopted(adoption) => on_event(Event::Adopted(adoption)),
             Owned::Step(step) => on_event(Event::Step(step)),
         };
