@@ -66,10 +66,7 @@ where
 
 /// The work's `emit`: sends a copy of each event. The receiver lives until the work
 /// ends, unless the caller stopped waiting; then nobody is listening.
-pub(crate) fn sender<E: Clone>(events: UnboundedSender<E>) -> impl FnMut(&E) + Send
-where
-    E: Send,
-{
+pub(crate) fn sender<E: Clone + Send>(events: UnboundedSender<E>) -> impl FnMut(&E) + Send {
     move |event: &E| {
         let _ = events.send(event.clone());
     }
