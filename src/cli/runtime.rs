@@ -140,6 +140,8 @@ fn runtime_for(command: &Command) -> io::Result<tokio::runtime::Runtime> {
             // Their blocking work (SQLite's statements, name lookups) runs one task at a
             // time: a task handed over just before the thread of the one before is idle
             // again would otherwise start a second thread, which then finds nothing to do.
+            // Neither runs migrations, whose SQLite harness waits on a second blocking
+            // thread (`db::blocking::Lend`) and would wait forever under this limit.
             builder.max_blocking_threads(1);
             builder
         }
