@@ -297,7 +297,7 @@ verify() {
     if [[ -n $SQLITE3 ]]; then
         script "$n" "$dir"
         cp "$WORK/empty.sqlite3" "$s"
-        must "sqlite3 on print-sql's script (N=$n, from empty)" "$SQLITE3" -batch -bail "$s" ".read $WORK/script$n.sql"
+        must "sqlite3 on print-sql's script (N=$n, from empty)" "$SQLITE3" -batch -bail "$s" ".read \"$WORK/script$n.sql\""
         check_applied sqlite3 "$s" "$n"
         rm -f "$s"
     fi
@@ -330,9 +330,13 @@ field() {
 }
 
 ms() { awk -v s="$1" 'BEGIN { printf "%.1f ms", s * 1000 }'; }
+# ratio A B: A/B to two decimals, or n/a when B is 0 (a time too short to count).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) printf "n/a"; else printf "%.2f", a / b }'; }
+# times A B: the ratio with an x, as shown in the table.
+times() { local r; r=$(ratio "$1" "$2"); [[ $r == n/a ]] && printf 'n/a' || printf '%sx' "$r"; }
 # judge VALUE OP TARGET: PASS or FAIL (OP is <= or >=).
 judge() {
+    [[ $1 == n/a ]] && { echo "n/a"; return; }
     awk -v v="$1" -v op="$2" -v t="$3" \
         'BEGIN { ok = (op == "<=") ? (v <= t + 0) : (v >= t + 0); print ok ? "PASS" : "FAIL" }'
 }
@@ -394,7 +398,7 @@ for n in "$SMALL" "$LARGE"; do
     db=$WORK/apply$n.sqlite3
     cmds=(botdb "$(q "$BOTDB" --database-url "sqlite://$db" --migrations-dir "${HIST[$n]}" migrate)")
     if [[ -n $DIESEL ]]; then cmds+=(diesel "$(q "$DIESEL" migration run --database-url "$db" --migration-dir "${HIST[$n]}")"); fi
-    if [[ -n $SQLITE3 ]]; then cmds+=(sqlite3 "$(q "$SQLITE3" -batch -bail "$db" ".read $WORK/script$n.sql")"); fi
+    if [[ -n $SQLITE3 ]]; then cmds+=(sqlite3 "$(q "$SQLITE3" -batch -bail "$db" ".read \"$WORK/script$n.sql\"")"); fi
     measure "apply-$n" --prepare "$(q bash "$WORK/reset.sh" "$db" "$WORK/empty.sqlite3")" "${cmds[@]}"
 done
 
@@ -409,7 +413,7 @@ dcol="–"
 if [[ -n $DIESEL ]]; then
     ds=$(field "apply-$SMALL" diesel user)
     dl=$(field "apply-$LARGE" diesel user)
-    dcol="$(ms "$ds") → $(ms "$dl") ($(ratio "$dl" "$ds")x)"
+    dcol="$(ms "$ds") → $(ms "$dl") ($(times "$dl" "$ds"))"
 fi
 row "d. user CPU, apply from empty" "$SMALL → $LARGE" "$(ms "$bs") → $(ms "$bl")" "$dcol" \
     "botdb ${growth}x" "<= $BENCH_TARGET_CPU_GROWTH" "$(judge "$growth" '<=' "$BENCH_TARGET_CPU_GROWTH")"
@@ -417,7 +421,7 @@ if [[ -n $SQLITE3 ]]; then
     ss=$(field "apply-$SMALL" sqlite3 user)
     sl=$(field "apply-$LARGE" sqlite3 user)
     row "d. reference: sqlite3 on the same SQL, user CPU" "$SMALL → $LARGE" "–" "–" \
-        "$(ms "$ss") → $(ms "$sl") ($(ratio "$sl" "$ss")x)" "–" "reference"
+        "$(ms "$ss") → $(ms "$sl") ($(times "$sl" "$ss"))" "–" "reference"
 fi
 
 log ""
