@@ -8,9 +8,9 @@ use super::error::CliError;
 use super::output::{adoption_json, print_adoption, print_json, Format};
 use serde_json::json;
 
-/// Take over a database that Alembic managed: map its alembic_version onto botdb's
-/// history, check that the schema really is at that step, and record the matching
-/// migrations as applied. `migrate` does this by itself; `adopt` does only this.
+// Take over a database that Alembic managed: map its alembic_version onto botdb's
+// history, check that the schema really is at that step, and record the matching
+// migrations as applied. `migrate` does this by itself; `adopt` does only this.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Drop alembic_version afterwards (by default it stays, for the Python bot).

@@ -229,7 +229,7 @@ impl GlobalArgs {
     }
 }
 
-/// SQLite backups around a command that changes the schema.
+// SQLite backups around a command that changes the schema.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BackupArgs {
     /// SQLite: do not back the database file up first (so a failed run is not restored).

@@ -9,12 +9,12 @@ use super::args::GlobalArgs;
 use super::error::{CliError, EXIT_CHECK_FAILED};
 use super::output::Format;
 
-/// Detect drift, like `alembic check`: compare the live schema with the declared model
-/// (tables, columns, types, nullability, defaults, keys, unique constraints and indexes
-/// with their names, foreign keys with their ON DELETE action, updated_at upkeep), and
-/// find migrations not recorded although later ones are. Prints one line per difference
-/// and exits 1 on drift, or when migrations are pending (the database is not up to date,
-/// and is not compared). Reads only: works for a read-only role and on a hot standby.
+// Detect drift, like `alembic check`: compare the live schema with the declared model
+// (tables, columns, types, nullability, defaults, keys, unique constraints and indexes
+// with their names, foreign keys with their ON DELETE action, updated_at upkeep), and
+// find migrations not recorded although later ones are. Prints one line per difference
+// and exits 1 on drift, or when migrations are pending (the database is not up to date,
+// and is not compared). Reads only: works for a read-only role and on a hot standby.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Print JSON instead of lines (the same as --format json).

@@ -8,8 +8,8 @@ use clap::CommandFactory;
 use super::error::CliError;
 use super::Cli;
 
-/// Print the completion script for SHELL on stdout, e.g.
-/// `botdb completions bash > ~/.local/share/bash-completion/completions/botdb`.
+// Print the completion script for SHELL on stdout, e.g.
+// `botdb completions bash > ~/.local/share/bash-completion/completions/botdb`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The shell to complete in.

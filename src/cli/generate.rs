@@ -12,10 +12,10 @@ use super::new::migrations_root;
 use super::output::{print_json, Format};
 use serde_json::json;
 
-/// Compare the declared model (src/model/bot.rs) with the snapshot of the history's head
-/// (model.toml in the migrations folder) and write up.sql and down.sql for SQLite,
-/// PostgreSQL and MySQL, plus the new snapshot; all or nothing. Needs no database. Exits 1,
-/// writing nothing, when there is nothing to change.
+// Compare the declared model (src/model/bot.rs) with the snapshot of the history's head
+// (model.toml in the migrations folder) and write up.sql and down.sql for SQLite,
+// PostgreSQL and MySQL, plus the new snapshot; all or nothing. Needs no database. Exits 1,
+// writing nothing, when there is nothing to change.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The migration's name: a-z, 0-9 and _ only, e.g. add_coupons.

@@ -9,8 +9,8 @@ use super::error::CliError;
 use super::output::Progress;
 use super::safety::settle;
 
-/// Apply pending migrations. A database the Python bot's Alembic managed is adopted
-/// first (see `botdb adopt`).
+// Apply pending migrations. A database the Python bot's Alembic managed is adopted
+// first (see `botdb adopt`).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Stop after this version (inclusive): `2024-12-20-105908` or the full folder name.

@@ -71,8 +71,11 @@ impl Cli {
     }
 }
 
-/// The subcommands.
+/// The subcommands. Each one's own arguments are defined only when it is run or its help
+/// is shown (`defer`). The summaries here are their help's first lines: the `Args` structs
+/// describe themselves in plain comments, since a doc comment there would replace them.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Apply pending migrations (all, or up to --to).
     #[command(visible_alias = "upgrade")]

@@ -8,7 +8,7 @@ use super::error::CliError;
 use super::output::{print_json, Format};
 use serde_json::json;
 
-/// Create `<version>_<NAME>/{up.sql,down.sql}` in the sqlite, postgres and mysql trees.
+// Create `<version>_<NAME>/{up.sql,down.sql}` in the sqlite, postgres and mysql trees.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The migration's name: a-z, 0-9 and _ only, e.g. add_coupons.

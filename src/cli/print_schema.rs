@@ -7,9 +7,9 @@ use botdb::model;
 
 use super::error::CliError;
 
-/// Print src/schema.rs (diesel's table! definitions) from the declared model
-/// (src/model/bot.rs). Needs no database. After editing the model:
-/// `botdb print-schema > src/schema.rs`.
+// Print src/schema.rs (diesel's table! definitions) from the declared model
+// (src/model/bot.rs). Needs no database. After editing the model:
+// `botdb print-schema > src/schema.rs`.
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 

@@ -14,9 +14,9 @@ use super::error::CliError;
 use super::output::{print_json, Format};
 use serde_json::json;
 
-/// Print the SQL that `migrate` (or `revert`) would run now, as one script the database's
-/// own client runs as it is. The applied migrations are read from the database without
-/// writing anything; with --offline no connection is made at all.
+// Print the SQL that `migrate` (or `revert`) would run now, as one script the database's
+// own client runs as it is. The applied migrations are read from the database without
+// writing anything; with --offline no connection is made at all.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Print the downgrade script (what `revert` would run) instead.

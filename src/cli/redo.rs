@@ -8,8 +8,8 @@ use super::args::{BackupArgs, GlobalArgs};
 use super::error::CliError;
 use super::safety::guarded_revert;
 
-/// Revert the newest migrations and apply them again, to check a migration's down.sql.
-/// Data in what the revert drops is lost, so it asks first, as revert does.
+// Revert the newest migrations and apply them again, to check a migration's down.sql.
+// Data in what the revert drops is lost, so it asks first, as revert does.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// How many migrations to redo.

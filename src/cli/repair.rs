@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use super::args::GlobalArgs;
 use super::error::CliError;
 
-/// Accept a deliberate edit of an applied migration's up.sql once, like Flyway's repair:
-/// records the checksum of the up.sql as it is now, so `status` no longer reports it as
-/// changed and `migrate` needs no --allow-changed. Nothing in the schema changes.
+// Accept a deliberate edit of an applied migration's up.sql once, like Flyway's repair:
+// records the checksum of the up.sql as it is now, so `status` no longer reports it as
+// changed and `migrate` needs no --allow-changed. Nothing in the schema changes.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The edited migration's version.

@@ -8,9 +8,9 @@ use super::args::GlobalArgs;
 use super::error::CliError;
 use super::output::Progress;
 
-/// Drop the database with every row in it, create it again and migrate it. For local
-/// development: refuses without --yes, and refuses a server that is not on this machine
-/// unless given --force-remote.
+// Drop the database with every row in it, create it again and migrate it. For local
+// development: refuses without --yes, and refuses a server that is not on this machine
+// unless given --force-remote.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Confirm that every row may be deleted.

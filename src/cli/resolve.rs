@@ -10,10 +10,10 @@ use super::error::CliError;
 use super::output::{migration_json, print_json, Format};
 use serde_json::json;
 
-/// Settle a migration that failed part-way on MySQL/MariaDB (the database is "dirty").
-/// First make the schema match one side by hand, then say which: --applied records the
-/// migration as applied, --reverted as not applied. Like golang-migrate's `force`, but it
-/// first checks that the schema really is that side's, and refuses if not.
+// Settle a migration that failed part-way on MySQL/MariaDB (the database is "dirty").
+// First make the schema match one side by hand, then say which: --applied records the
+// migration as applied, --reverted as not applied. Like golang-migrate's `force`, but it
+// first checks that the schema really is that side's, and refuses if not.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The dirty migration's version.

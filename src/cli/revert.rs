@@ -8,8 +8,8 @@ use super::args::{BackupArgs, GlobalArgs};
 use super::error::CliError;
 use super::safety::guarded_revert;
 
-/// Revert applied migrations, newest first: one by default. A revert that would delete
-/// data (a dropped table or column that holds some) says what, and asks first.
+// Revert applied migrations, newest first: one by default. A revert that would delete
+// data (a dropped table or column that holds some) says what, and asks first.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Revert this many migrations.

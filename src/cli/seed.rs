@@ -10,8 +10,8 @@ use super::error::CliError;
 use super::output::{print_json, Format};
 use serde_json::json;
 
-/// Load demo categories, products, users and purchases. Only missing rows are inserted,
-/// so running it twice gives the same data. The database must be fully migrated.
+// Load demo categories, products, users and purchases. Only missing rows are inserted,
+// so running it twice gives the same data. The database must be fully migrated.
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 

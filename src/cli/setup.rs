@@ -6,8 +6,8 @@ use super::args::GlobalArgs;
 use super::error::CliError;
 use super::output::Progress;
 
-/// Create the database if it does not exist (CREATE DATABASE through the server's
-/// maintenance database; on SQLite the file and its folder), then apply every migration.
+// Create the database if it does not exist (CREATE DATABASE through the server's
+// maintenance database; on SQLite the file and its folder), then apply every migration.
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 

@@ -10,10 +10,10 @@ use super::error::CliError;
 use super::output::{current_json, migration_json, print_json, Format};
 use serde_json::json;
 
-/// Record migrations as applied without running them (like Alembic's stamp or Flyway's
-/// baseline): every migration up to VERSION becomes applied, every later one pending.
-/// First it checks that the schema is the one the migrations produce at VERSION (built
-/// on a scratch database) and refuses, recording nothing, if it is not.
+// Record migrations as applied without running them (like Alembic's stamp or Flyway's
+// baseline): every migration up to VERSION becomes applied, every later one pending.
+// First it checks that the schema is the one the migrations produce at VERSION (built
+// on a scratch database) and refuses, recording nothing, if it is not.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The version the database's schema is really at.

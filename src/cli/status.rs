@@ -16,8 +16,8 @@ use super::output::Format;
 static TIMESTAMP: std::sync::LazyLock<Vec<Item<'static>>> =
     std::sync::LazyLock::new(|| StrftimeItems::new("%Y-%m-%d %H:%M:%S").collect());
 
-/// List every migration as applied or pending, and any applied version this binary
-/// does not know. Never writes to the database.
+// List every migration as applied or pending, and any applied version this binary
+// does not know. Never writes to the database.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Print JSON instead of a table (the same as --format json).

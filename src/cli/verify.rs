@@ -10,10 +10,10 @@ use super::error::{CliError, EXIT_CHECK_FAILED};
 use super::output::{print_json, Format};
 use serde_json::json;
 
-/// For migration authors: on a scratch database (a temporary SQLite file, or a temporary
-/// database on the server of --database-url), apply every migration, revert them all,
-/// apply them again, checking the schema after each step, then compare with src/schema.rs.
-/// The database the URL names is not touched. Exits 1 on any difference.
+// For migration authors: on a scratch database (a temporary SQLite file, or a temporary
+// database on the server of --database-url), apply every migration, revert them all,
+// apply them again, checking the schema after each step, then compare with src/schema.rs.
+// The database the URL names is not touched. Exits 1 on any difference.
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
