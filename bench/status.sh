@@ -8,14 +8,20 @@
 #   sqlite3  `sqlite3 -batch -bail DB` reading both bookkeeping tables, every row and
 #            column botdb's status reads
 #   start    `botdb --version`: start-up and exit, no runtime, no database
-# It prints a markdown table with the minimum and the median of each, and the ratio
-# status/sqlite3 of the medians (the issue's target is at most 1.5).
+# The runs are split into rounds, and each round times the three commands in another
+# order: this machine's speed drifts by a third within a minute, which a single
+# hyperfine call (all runs of one command, then all of the next) would charge to
+# whichever command ran in the slow stretch.
+# It prints a markdown table with the minimum and the median of each command over all
+# rounds, the ratio status/sqlite3 of those medians (the issue's target is at most 1.5),
+# and the lowest and highest ratio of a single round.
 #
 # Usage:
-#   bench/status.sh [-n RUNS] [-k]
-#     -n, --runs N   timed runs per command (default 100, or $BENCH_RUNS)
-#     -k, --keep     keep the temp folder (database, hyperfine JSON)
-#     -h, --help     this help
+#   bench/status.sh [-n RUNS] [-r ROUNDS] [-k]
+#     -n, --runs N     timed runs per command in all (default 100, or $BENCH_RUNS)
+#     -r, --rounds N   rounds to split them into (default 10; at most RUNS)
+#     -k, --keep       keep the temp folder (database, hyperfine JSON)
+#     -h, --help       this help
 #
 # Environment:
 #   BENCH_RUNS   default for --runs
@@ -29,6 +35,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${BENCH_RUNS:-100}
+ROUNDS=10
 KEEP=0
 
 log() { printf '%s\n' "$*" >&2; }
@@ -39,12 +46,16 @@ while (($#)); do
     case $1 in
         -n | --runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
         --runs=*) RUNS=${1#*=}; shift ;;
+        -r | --rounds) ROUNDS=${2:?--rounds needs a number}; shift 2 ;;
+        --rounds=*) ROUNDS=${1#*=}; shift ;;
         -k | --keep) KEEP=1; shift ;;
         -h | --help) usage; exit 0 ;;
         *) log "status.sh: unknown option: $1"; usage >&2; exit 2 ;;
     esac
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs / BENCH_RUNS must be a positive integer, got '$RUNS'"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer, got '$ROUNDS'"
+((ROUNDS <= RUNS)) || die "--rounds ($ROUNDS) must not exceed --runs ($RUNS)"
 
 command -v hyperfine >/dev/null || die "hyperfine is not installed (apt-get install -y hyperfine)"
 SQLITE3=$(command -v sqlite3) || die "sqlite3 is not installed (apt-get install -y sqlite3)"
@@ -84,20 +95,42 @@ READ='SELECT version, run_on FROM __diesel_schema_migrations; SELECT version, ch
 
 q() { local out='' w; for w in "$@"; do out+=" $(printf '%q' "$w")"; done; printf '%s' "${out# }"; }
 
-log "botdb: $BOTDB; runs: $RUNS; scratch: $WORK"
-hyperfine -N --warmup 5 --runs "$RUNS" --export-json "$WORK/status.json" \
-    -n status "$(q "$BOTDB" --database-url "sqlite://$DB" status)" \
-    -n sqlite3 "$(q "$SQLITE3" -batch -bail "$DB" "$READ")" \
-    -n start "$(q "$BOTDB" --version)" >&2
+NAMES=(status sqlite3 start)
+COMMANDS=(
+    "$(q "$BOTDB" --database-url "sqlite://$DB" status)"
+    "$(q "$SQLITE3" -batch -bail "$DB" "$READ")"
+    "$(q "$BOTDB" --version)"
+)
 
-# The minimum and median of each command, in ms, then the ratio of the medians.
-python3 - "$WORK/status.json" <<'EOF'
+log "botdb: $BOTDB; runs: $RUNS in $ROUNDS rounds; scratch: $WORK"
+for ((round = 0; round < ROUNDS; round++)); do
+    # The runs spread over the rounds; the first RUNS % ROUNDS rounds take one more.
+    runs=$((RUNS / ROUNDS + (round < RUNS % ROUNDS ? 1 : 0)))
+    args=()
+    for ((i = 0; i < ${#NAMES[@]}; i++)); do
+        k=$(((i + round) % ${#NAMES[@]}))
+        args+=(-n "${NAMES[k]}" "${COMMANDS[k]}")
+    done
+    hyperfine -N --warmup 3 --runs "$runs" --style basic \
+        --export-json "$WORK/round-$round.json" "${args[@]}" >&2
+done
+
+# The minimum and median of each command over all rounds, in ms, the ratio of the
+# medians, and the range of the per-round ratios.
+python3 - "$WORK"/round-*.json <<'EOF'
 import json, statistics, sys
-results = {r["command"]: r["times"] for r in json.load(open(sys.argv[1]))["results"]}
+times, ratios = {}, []
+for path in sys.argv[1:]:
+    results = {r["command"]: r["times"] for r in json.load(open(path))["results"]}
+    for name, ts in results.items():
+        times.setdefault(name, []).extend(ts)
+    ratios.append(statistics.median(results["status"]) / statistics.median(results["sqlite3"]))
 print("| command | min (ms) | median (ms) |")
 print("|---|---:|---:|")
-for name, times in results.items():
-    print(f"| {name} | {min(times) * 1000:.2f} | {statistics.median(times) * 1000:.2f} |")
-ratio = statistics.median(results["status"]) / statistics.median(results["sqlite3"])
-print(f"\nstatus / sqlite3 (medians): {ratio:.2f}x (target <= 1.5)")
+for name in ("status", "sqlite3", "start"):
+    ts = times[name]
+    print(f"| {name} | {min(ts) * 1000:.2f} | {statistics.median(ts) * 1000:.2f} |")
+ratio = statistics.median(times["status"]) / statistics.median(times["sqlite3"])
+print(f"\nstatus / sqlite3 (medians): {ratio:.2f}x (target <= 1.5); "
+      f"per round: {min(ratios):.2f}x to {max(ratios):.2f}x over {len(ratios)} rounds")
 EOF
