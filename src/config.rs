@@ -820,6 +820,12 @@ fn seconds(value: &toml::Value, min: u64, max: u64) -> Result<Duration, String> 
     Ok(duration)
 }
 
+/// `text` with the password of every URL in it replaced by `***`, line by line: for
+/// messages that quote what was typed (a command-line parser's, a file parser's).
+pub fn redact_urls(text: &str) -> String {
+    text.split_inclusive('\n').map(redact_words).collect()
+}
+
 /// A message with every word that looks like a URL redacted.
 fn redact_words(message: &str) -> String {
     message
@@ -1212,6 +1218,18 @@ mod tests {
             redact_unparsed("mysql://root@h:3306/x"),
             "mysql://root@h:3306/x"
         );
+    }
+
+    #[test]
+    fn urls_in_a_message_lose_their_passwords_and_nothing_else() {
+        let message = "error: unexpected argument 'postgres://bot:s3cret@db/shop' found\n\n  \
+                       tip: to pass it as a value, use '-- mysql://root:pw@h/x'\n\nUsage: botdb\n";
+        assert_eq!(
+            redact_urls(message),
+            "error: unexpected argument 'postgres://bot:***@db/shop' found\n\n  \
+             tip: to pass it as a value, use '-- mysql://root:***@h/x'\n\nUsage: botdb\n"
+        );
+        assert_eq!(redact_urls("no url: here\n"), "no url: here\n");
     }
 
     #[test]

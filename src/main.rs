@@ -7,7 +7,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // Before parsing, so `.env` can supply what the flags default to.
     let dotenv = botdb::config::load_dotenv();
-    let args = cli::runtime::parse();
+    let args = cli::parse::parse();
     cli::runtime::init_logging(&args.global);
     let format = args.format();
     let result = dotenv

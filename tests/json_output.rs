@@ -238,3 +238,56 @@ fn setup_reset_and_verify_in_json() -> TestResult {
     assert_eq!(verify["failures"], serde_json::json!([]), "{verify}");
     Ok(())
 }
+
+#[test]
+fn a_command_line_that_does_not_parse_is_a_json_error_too() -> TestResult {
+    for (env, args, quoted) in [
+        (
+            None,
+            &["--format", "json", "status", "--bogus"][..],
+            "'--bogus'",
+        ),
+        (Some("json"), &["statuz"][..], "'statuz'"),
+        (
+            None,
+            &["status", "--format=json", "--pool-size", "x"][..],
+            "'x'",
+        ),
+        (
+            None,
+            &["--format", "text", "check", "--json", "--to"][..],
+            "'--to'",
+        ),
+    ] {
+        let mut command = crate::support::botdb();
+        if let Some(format) = env {
+            command.env("BOTDB_FORMAT", format);
+        }
+        let (code, out, err) = crate::support::outcome(&command.args(args).output()?);
+        let error = json_error(code, &out, &err)?;
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert_eq!(error["code"], "usage", "{args:?}: {error}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains(quoted), "{args:?}: {error}");
+        assert!(!message.starts_with("error:"), "{args:?}: {error}");
+    }
+    // The last --format wins, as it does when the line parses; help stays text on stdout.
+    let (code, _, err) = crate::support::outcome(
+        &crate::support::botdb()
+            .args(["--format", "json", "--format", "text", "statuz"])
+            .output()?,
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        err.starts_with("error: unrecognized subcommand 'statuz'"),
+        "{err}"
+    );
+    let (code, out, _) = crate::support::outcome(
+        &crate::support::botdb()
+            .args(["--format", "json", "status", "--help"])
+            .output()?,
+    );
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("List every migration"), "{out}");
+    Ok(())
+}

@@ -212,3 +212,30 @@ async fn a_slow_step_prints_a_heartbeat(t: TestDb) -> TestResult {
     assert!(!err.contains("so far"), "{err}");
     Ok(())
 }
+
+#[test]
+fn a_url_typed_in_the_wrong_place_is_quoted_back_without_its_password() -> TestResult {
+    for args in [
+        &["status", "postgres://bot:s3cret@db.example/shop"][..],
+        &[
+            "--pool-size",
+            "mysql://root:s3cret@db.example/shop",
+            "status",
+        ],
+        &[
+            "--format",
+            "json",
+            "migrate",
+            "--to",
+            "x",
+            "postgresql+asyncpg://bot:s3cret@db/shop",
+        ],
+    ] {
+        let (code, out, err) = outcome(&botdb().args(args).output()?);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(!err.contains("s3cret"), "{args:?}: {err}");
+        assert!(err.contains(":***@db"), "{args:?}: {err}");
+    }
+    Ok(())
+}

@@ -12,6 +12,7 @@ mod generate;
 mod migrate;
 mod new;
 mod output;
+pub mod parse;
 mod print_schema;
 mod print_sql;
 mod redo;
