@@ -23,7 +23,11 @@
 #                database in place before every run (not timed).
 #   d. CPU       growth of botdb's user CPU time for c. from the small to the large N: the
 #                mean of hyperfine's `user` figure at the large N over the one at the small
-#                N (diesel's growth is shown for reference, not judged). When sqlite3 is
+#                N (diesel's growth is shown for reference, not judged). The small N gets
+#                LARGE/SMALL times the runs (at most 10 times): the kernel splits a
+#                process's CPU time into user and system by scheduler ticks (4 ms here),
+#                so the user time of a 10 ms run is little more than a coin toss, and ten
+#                such runs moved the growth between 10.4x and 14.7x. When sqlite3 is
 #                installed, c. also times it running the same SQL from empty (`botdb
 #                print-sql --offline` for the history, after the PRAGMAs botdb's connection
 #                sets), and a row shows its growth: what SQLite itself costs on that
@@ -51,7 +55,8 @@
 #
 # Usage:
 #   bench/history.sh [-n RUNS] [-s SMALL,LARGE] [--kind tables|rows] [-k]
-#     -n, --runs N             timed runs per command (default 10, or $BENCH_RUNS)
+#     -n, --runs N             timed runs per command (default 10, or $BENCH_RUNS; more
+#                              at the small N for d., see above)
 #     -s, --sizes SMALL,LARGE  the two history lengths (default 100,1000; at most 9999)
 #     --kind tables|rows       what each migration does (default tables; see above)
 #     -k, --keep               keep the temp folder (histories, databases, hyperfine CSVs)
@@ -308,12 +313,13 @@ verify() {
 # Measuring
 # ---------------------------------------------------------------------------------------
 
-# measure KEY [--prepare CMD] NAME CMD [NAME CMD]: one hyperfine run over the commands,
-# after 2 warm-up runs (page cache), exported to $WORK/KEY.csv; hyperfine's report goes
-# to stderr.
+# measure KEY [--runs N] [--prepare CMD] NAME CMD [NAME CMD]: one hyperfine run over the
+# commands (RUNS runs each unless --runs says otherwise), after 2 warm-up runs (page
+# cache), exported to $WORK/KEY.csv; hyperfine's report goes to stderr.
 measure() {
-    local key=$1; shift
-    local -a args=(-N --warmup 2 --runs "$RUNS" --style basic --export-csv "$WORK/$key.csv")
+    local key=$1 runs=$RUNS; shift
+    if [[ $1 == --runs ]]; then runs=$2; shift 2; fi
+    local -a args=(-N --warmup 2 --runs "$runs" --style basic --export-csv "$WORK/$key.csv")
     if [[ $1 == --prepare ]]; then args+=(--prepare "$2"); shift 2; fi
     while (($#)); do args+=(--command-name "$1" "$2"); shift 2; done
     log ""
@@ -399,7 +405,9 @@ for n in "$SMALL" "$LARGE"; do
     cmds=(botdb "$(q "$BOTDB" --database-url "sqlite://$db" --migrations-dir "${HIST[$n]}" migrate)")
     if [[ -n $DIESEL ]]; then cmds+=(diesel "$(q "$DIESEL" migration run --database-url "$db" --migration-dir "${HIST[$n]}")"); fi
     if [[ -n $SQLITE3 ]]; then cmds+=(sqlite3 "$(q "$SQLITE3" -batch -bail "$db" ".read \"$WORK/script$n.sql\"")"); fi
-    measure "apply-$n" --prepare "$(q bash "$WORK/reset.sh" "$db" "$WORK/empty.sqlite3")" "${cmds[@]}"
+    runs=$((RUNS * LARGE / n))
+    ((runs <= 10 * RUNS)) || runs=$((10 * RUNS))
+    measure "apply-$n" --runs "$runs" --prepare "$(q bash "$WORK/reset.sh" "$db" "$WORK/empty.sqlite3")" "${cmds[@]}"
 done
 
 compare "status-$LARGE" "a. status, up to date" "$LARGE" '<=' "$BENCH_TARGET_STATUS"
