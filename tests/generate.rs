@@ -19,6 +19,13 @@ use crate::support::{
     run_botdb, TestDb, TestResult, VERSIONS,
 };
 
+/// botdb with `--migrations-dir ROOT`.
+fn in_tree(root: impl AsRef<std::ffi::OsStr>) -> assert_cmd::Command {
+    let mut command = botdb();
+    command.arg("--migrations-dir").arg(root);
+    command
+}
+
 /// The repository's migrations (three trees and model.toml) copied to `dir/migrations`.
 fn copy_tree(dir: &Path) -> std::io::Result<PathBuf> {
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
@@ -562,28 +569,14 @@ fn generate_for_the_bot_model_without_a_change_writes_nothing_and_exits_1() -> T
     let dir = tempfile::tempdir()?;
     let root = copy_tree(dir.path())?;
     let before = files_under(&root);
-    let out = botdb()
-        .args([
-            "--migrations-dir",
-            &root.display().to_string(),
-            "generate",
-            "nothing",
-        ])
-        .output()?;
+    let out = in_tree(&root).args(["generate", "nothing"]).output()?;
     let (code, stdout, _) = outcome(&out);
     assert_eq!(code, Some(1));
     assert!(stdout.starts_with("nothing to change"), "{stdout}");
     assert_eq!(files_under(&root), before);
 
-    let out = botdb()
-        .args([
-            "--migrations-dir",
-            &root.display().to_string(),
-            "--format",
-            "json",
-            "generate",
-            "nothing",
-        ])
+    let out = in_tree(&root)
+        .args(["--format", "json", "generate", "nothing"])
         .output()?;
     let (code, stdout, _) = outcome(&out);
     assert_eq!(code, Some(1));
@@ -599,9 +592,7 @@ fn new_creates_six_files_with_headers_and_refuses_a_bad_name() -> TestResult {
     let root = copy_tree(dir.path())?;
     let root_arg = root.display().to_string();
     let before = files_under(&root);
-    let out = botdb()
-        .args(["--migrations-dir", &root_arg, "new", "Add-Coupons"])
-        .output()?;
+    let out = in_tree(&root_arg).args(["new", "Add-Coupons"]).output()?;
     let (code, stdout, stderr) = outcome(&out);
     assert_eq!((code, stdout.as_str()), (Some(2), ""));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -611,9 +602,7 @@ fn new_creates_six_files_with_headers_and_refuses_a_bad_name() -> TestResult {
     );
     assert_eq!(files_under(&root), before);
 
-    let out = botdb()
-        .args(["--migrations-dir", &root_arg, "new", "add_coupons"])
-        .output()?;
+    let out = in_tree(&root_arg).args(["new", "add_coupons"]).output()?;
     let (code, stdout, _) = outcome(&out);
     assert_eq!(code, Some(0));
     let paths: Vec<&str> = stdout.lines().collect();
@@ -640,9 +629,7 @@ fn new_creates_six_files_with_headers_and_refuses_a_bad_name() -> TestResult {
         );
     }
     // A second one in the same second still gets a later version.
-    let out = botdb()
-        .args(["--migrations-dir", &root_arg, "new", "add_more"])
-        .output()?;
+    let out = in_tree(&root_arg).args(["new", "add_more"]).output()?;
     let (_, again, _) = outcome(&out);
     assert!(
         again.lines().next().unwrap_or_default() > paths[0],
@@ -651,16 +638,8 @@ fn new_creates_six_files_with_headers_and_refuses_a_bad_name() -> TestResult {
 
     // --migrations-dir naming one backend's tree writes into all three, and
     // --format json lists the six files.
-    let sqlite_tree = root.join("sqlite").display().to_string();
-    let out = botdb()
-        .args([
-            "--migrations-dir",
-            &sqlite_tree,
-            "--format",
-            "json",
-            "new",
-            "add_json",
-        ])
+    let out = in_tree(root.join("sqlite"))
+        .args(["--format", "json", "new", "add_json"])
         .output()?;
     let (code, stdout, stderr) = outcome(&out);
     assert_eq!(code, Some(0), "{stderr}");
@@ -736,7 +715,6 @@ fn a_destructive_change_without_the_flag_is_refused_and_nothing_written() -> Tes
 fn cli_refusals_are_one_line_exit_2_and_write_nothing() -> TestResult {
     let dir = tempfile::tempdir()?;
     let root = copy_tree(dir.path())?;
-    let root_arg = root.display().to_string();
     let before = files_under(&root);
     for (args, expected) in [
         (vec!["generate", "Bad Name"], "may hold only a-z, 0-9 and _"),
@@ -753,10 +731,7 @@ fn cli_refusals_are_one_line_exit_2_and_write_nothing() -> TestResult {
             "expected TABLE.OLD=NEW",
         ),
     ] {
-        let out = botdb()
-            .args(["--migrations-dir", &root_arg])
-            .args(&args)
-            .output()?;
+        let out = in_tree(&root).args(&args).output()?;
         let (code, stdout, stderr) = outcome(&out);
         assert_eq!(code, Some(2), "{args:?}: {stdout}{stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
@@ -801,9 +776,7 @@ fn botdb_new(
     root: &Path,
     name: &str,
 ) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
-    let out = botdb()
-        .args(["--migrations-dir", &root.display().to_string(), "new", name])
-        .output()?;
+    let out = in_tree(root).args(["new", name]).output()?;
     let (code, stdout, stderr) = outcome(&out);
     if code != Some(0) {
         return Err(format!("botdb new {name} exited {code:?}: {stderr}").into());
@@ -954,10 +927,7 @@ fn record_only_on_the_command_line() -> TestResult {
     let root = copy_tree(dir.path())?;
     let root_arg = root.display().to_string();
     let run = |args: &[&str]| -> Result<(Option<i32>, String, String), std::io::Error> {
-        let out = botdb()
-            .args(["--migrations-dir", &root_arg])
-            .args(args)
-            .output()?;
+        let out = in_tree(&root_arg).args(args).output()?;
         Ok(outcome(&out))
     };
     let before = files_under(&root);
@@ -1018,14 +988,7 @@ fn a_column_made_not_null_without_fill_or_default_is_refused_and_nothing_written
         column(s, "products", "description").nullable = true
     })?;
     let before = files_under(&root);
-    let out = botdb()
-        .args([
-            "--migrations-dir",
-            &root.display().to_string(),
-            "generate",
-            "x",
-        ])
-        .output()?;
+    let out = in_tree(&root).args(["generate", "x"]).output()?;
     let (code, stdout, stderr) = outcome(&out);
     assert_eq!((code, stdout.as_str()), (Some(2), ""), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -1094,13 +1057,8 @@ fn new_and_generate_errors_carry_a_code_and_a_hint() -> TestResult {
             edit_snapshot(&root, edit)?;
         }
         let before = files_under(&root);
-        let out = botdb()
-            .args([
-                "--migrations-dir",
-                &root.display().to_string(),
-                "--format",
-                "json",
-            ])
+        let out = in_tree(&root)
+            .args(["--format", "json"])
             .args(args)
             .output()?;
         let (exit, stdout, stderr) = outcome(&out);
@@ -1119,30 +1077,16 @@ fn new_and_generate_errors_carry_a_code_and_a_hint() -> TestResult {
 
     // A folder without the three trees, and a snapshot that is not a model.
     let empty = tempfile::tempdir()?;
-    let out = botdb()
-        .args([
-            "--migrations-dir",
-            &empty.path().display().to_string(),
-            "--format",
-            "json",
-            "new",
-            "x",
-        ])
+    let out = in_tree(empty.path())
+        .args(["--format", "json", "new", "x"])
         .output()?;
     let doc: serde_json::Value = serde_json::from_str(&outcome(&out).2)?;
     assert_eq!(doc["error"]["code"], "migrations_dir");
     let dir = tempfile::tempdir()?;
     let root = copy_tree(dir.path())?;
     std::fs::write(snapshot_path(&root), "tables = 3\n")?;
-    let out = botdb()
-        .args([
-            "--migrations-dir",
-            &root.display().to_string(),
-            "--format",
-            "json",
-            "generate",
-            "x",
-        ])
+    let out = in_tree(&root)
+        .args(["--format", "json", "generate", "x"])
         .output()?;
     let doc: serde_json::Value = serde_json::from_str(&outcome(&out).2)?;
     assert_eq!(doc["error"]["code"], "snapshot");
