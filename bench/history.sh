@@ -84,18 +84,14 @@ set -euo pipefail
 # Settings
 # ---------------------------------------------------------------------------------------
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NAME=history.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=${BENCH_RUNS:-10}
 SIZES=100,1000
 KIND=tables
 KEEP=0
-
-log() { printf '%s\n' "$*" >&2; }
-die() { log "history.sh: error: $*"; exit 1; }
-
-# usage: the header comment from "Usage:" on.
-usage() { awk '/^# Usage:/ { on = 1 } on && !/^#/ { exit } on { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
 while (($#)); do
     case $1 in
@@ -107,11 +103,11 @@ while (($#)); do
         --kind=*) KIND=${1#*=}; shift ;;
         -k | --keep) KEEP=1; shift ;;
         -h | --help) usage; exit 0 ;;
-        *) log "history.sh: unknown option: $1"; usage >&2; exit 2 ;;
+        *) unknown_option "$1" ;;
     esac
 done
 
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs / BENCH_RUNS must be a positive integer, got '$RUNS'"
+positive_runs
 [[ $SIZES =~ ^[1-9][0-9]*,[1-9][0-9]*$ ]] || die "--sizes must be SMALL,LARGE (two positive integers), got '$SIZES'"
 SMALL=$((10#${SIZES%,*}))
 LARGE=$((10#${SIZES#*,}))
@@ -142,17 +138,7 @@ if ! command -v hyperfine >/dev/null; then
     exit 1
 fi
 
-if [[ -n ${BOTDB:-} ]]; then
-    [[ -x $BOTDB ]] || die "BOTDB=$BOTDB is not an executable file"
-    BOTDB=$(cd "$(dirname "$BOTDB")" && pwd)/$(basename "$BOTDB")
-else
-    BOTDB=${CARGO_TARGET_DIR:-$ROOT/target}/release/botdb
-    if [[ ! -x $BOTDB ]]; then
-        log "building botdb (cargo build --release) ..."
-        (cd "$ROOT" && cargo build --release >&2) || die "cargo build --release failed"
-        [[ -x $BOTDB ]] || die "cargo build finished but $BOTDB does not exist"
-    fi
-fi
+find_botdb
 
 if [[ -n ${DIESEL:-} ]]; then
     [[ -x $DIESEL ]] || die "DIESEL=$DIESEL is not an executable file"
@@ -201,9 +187,6 @@ EOF
 
 # An empty SQLite database: a zero-length file is one (sqlite3 itself creates one so).
 : >"$WORK/empty.sqlite3"
-
-# q WORD...: the words quoted for hyperfine, which splits a command line like a POSIX shell.
-q() { local out='' w; for w in "$@"; do out+=" $(printf '%q' "$w")"; done; printf '%s' "${out# }"; }
 
 # ---------------------------------------------------------------------------------------
 # The histories

@@ -54,7 +54,9 @@ set -euo pipefail
 # Settings
 # ---------------------------------------------------------------------------------------
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NAME=migrate.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MIGRATIONS=$ROOT/migrations
 
 RUNS=${BENCH_RUNS:-15}
@@ -68,12 +70,6 @@ MY_HOST=${BENCH_MYSQL_HOST:-127.0.0.1}
 MY_PORT=${BENCH_MYSQL_PORT:-3306}
 MY_USER=${BENCH_MYSQL_USER:-root}
 
-log() { printf '%s\n' "$*" >&2; }
-die() { log "migrate.sh: error: $*"; exit 1; }
-
-# usage: the header comment from "Usage:" on.
-usage() { awk '/^# Usage:/ { on = 1 } on && !/^#/ { exit } on { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
-
 while (($#)); do
     case $1 in
         -n | --runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
@@ -82,11 +78,11 @@ while (($#)); do
         --backends=*) BACKENDS=${1#*=}; shift ;;
         -k | --keep) KEEP=1; shift ;;
         -h | --help) usage; exit 0 ;;
-        *) log "migrate.sh: unknown option: $1"; usage >&2; exit 2 ;;
+        *) unknown_option "$1" ;;
     esac
 done
 
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs / BENCH_RUNS must be a positive integer, got '$RUNS'"
+positive_runs
 IFS=, read -r -a SELECTED <<<"$BACKENDS"
 for b in "${SELECTED[@]}"; do
     [[ $b == sqlite || $b == postgres || $b == mysql ]] || die "unknown backend '$b' (sqlite, postgres, mysql)"
@@ -154,17 +150,7 @@ median_ms() {
 # The botdb binary
 # ---------------------------------------------------------------------------------------
 
-if [[ -n ${BOTDB:-} ]]; then
-    [[ -x $BOTDB ]] || die "BOTDB=$BOTDB is not an executable file"
-    BOTDB=$(cd "$(dirname "$BOTDB")" && pwd)/$(basename "$BOTDB")
-else
-    BOTDB=${CARGO_TARGET_DIR:-$ROOT/target}/release/botdb
-    if [[ ! -x $BOTDB ]]; then
-        log "building botdb (cargo build --release) ..."
-        (cd "$ROOT" && cargo build --release >&2) || die "cargo build --release failed"
-        [[ -x $BOTDB ]] || die "cargo build finished but $BOTDB does not exist"
-    fi
-fi
+find_botdb
 
 run_botdb() { env -u RUST_LOG -u DATABASE_URL -u DB_URL "$BOTDB" --quiet --database-url "$1" migrate; }
 

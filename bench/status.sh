@@ -33,14 +33,12 @@
 
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NAME=status.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 RUNS=${BENCH_RUNS:-100}
 ROUNDS=10
 KEEP=0
-
-log() { printf '%s\n' "$*" >&2; }
-die() { log "status.sh: error: $*"; exit 1; }
-usage() { awk '/^# Usage:/ { on = 1 } on && !/^#/ { exit } on { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 
 while (($#)); do
     case $1 in
@@ -50,10 +48,10 @@ while (($#)); do
         --rounds=*) ROUNDS=${1#*=}; shift ;;
         -k | --keep) KEEP=1; shift ;;
         -h | --help) usage; exit 0 ;;
-        *) log "status.sh: unknown option: $1"; usage >&2; exit 2 ;;
+        *) unknown_option "$1" ;;
     esac
 done
-[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs / BENCH_RUNS must be a positive integer, got '$RUNS'"
+positive_runs
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer, got '$ROUNDS'"
 ((ROUNDS <= RUNS)) || die "--rounds ($ROUNDS) must not exceed --runs ($RUNS)"
 
@@ -62,16 +60,7 @@ SQLITE3=$(command -v sqlite3) || die "sqlite3 is not installed (apt-get install 
 
 unset DATABASE_URL DB_URL MIGRATION_DIRECTORY RUST_LOG
 
-if [[ -n ${BOTDB:-} ]]; then
-    [[ -x $BOTDB ]] || die "BOTDB=$BOTDB is not an executable file"
-    BOTDB=$(cd "$(dirname "$BOTDB")" && pwd)/$(basename "$BOTDB")
-else
-    BOTDB=${CARGO_TARGET_DIR:-$ROOT/target}/release/botdb
-    if [[ ! -x $BOTDB ]]; then
-        log "building botdb (cargo build --release) ..."
-        (cd "$ROOT" && cargo build --release >&2) || die "cargo build --release failed"
-    fi
-fi
+find_botdb
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/botdb-status.XXXXXX")
 cleanup() {
@@ -92,8 +81,6 @@ DB=$WORK/up.sqlite3
     || die "botdb status --check says the freshly migrated $DB is not up to date"
 READ='SELECT version, run_on FROM __diesel_schema_migrations; SELECT version, checksum, state, detail FROM __botdb_migrations;'
 [[ -n $("$SQLITE3" -batch -bail "$DB" "$READ") ]] || die "sqlite3 read no bookkeeping from $DB"
-
-q() { local out='' w; for w in "$@"; do out+=" $(printf '%q' "$w")"; done; printf '%s' "${out# }"; }
 
 NAMES=(status sqlite3 start)
 COMMANDS=(
