@@ -84,8 +84,9 @@ fn command_for(args: &[OsString]) -> Option<clap::Command> {
 ///
 /// Defining all 18 subcommands, each with its own copy of the 12 global options, was a
 /// quarter of the instructions of a whole `botdb status` on SQLite; so the subcommand that
-/// is run is tried alone first. Anything that does not parse that way (help, the version, a mistake) is
-/// parsed again with the whole definition, whose messages list every subcommand.
+/// is run is tried alone first. Anything that does not parse that way (help, the version,
+/// a mistake) is parsed again with the whole definition, whose messages list every
+/// subcommand.
 pub fn parse() -> Cli {
     use clap::FromArgMatches;
     let args: Vec<OsString> = std::env::args_os().collect();
