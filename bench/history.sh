@@ -14,7 +14,9 @@
 # --migration-dir); nothing embedded in botdb is used.
 #
 # What is measured, with hyperfine (each command a whole process: start-up, connect, work,
-# exit; run without a shell in between), at the large N unless said otherwise:
+# exit; run without a shell in between), at the large N unless said otherwise. The runs
+# are split into rounds that each time every command of a check in turn (bench/lib.sh's
+# `rounds`), and the figures are taken over all rounds:
 #   a. status    `botdb --database-url sqlite://DB --migrations-dir DIR status` on an
 #                up-to-date database, vs `diesel migration pending` on the same file.
 #   b. no-op     `botdb ... migrate` on that up-to-date database, vs `diesel migration run`.
@@ -54,12 +56,14 @@
 # script says so and exits with 1. The exit code does not depend on PASS/FAIL.
 #
 # Usage:
-#   bench/history.sh [-n RUNS] [-s SMALL,LARGE] [--kind tables|rows] [-k]
+#   bench/history.sh [-n RUNS] [-r ROUNDS] [-s SMALL,LARGE] [--kind tables|rows] [-k]
 #     -n, --runs N             timed runs per command (default 10, or $BENCH_RUNS; more
 #                              at the small N for d., see above)
+#     -r, --rounds N           rounds the runs are split into (default 5, at most the runs;
+#                              see above)
 #     -s, --sizes SMALL,LARGE  the two history lengths (default 100,1000; at most 9999)
 #     --kind tables|rows       what each migration does (default tables; see above)
-#     -k, --keep               keep the temp folder (histories, databases, hyperfine CSVs)
+#     -k, --keep               keep the temp folder (histories, databases, hyperfine JSON)
 #     -h, --help               this help
 #
 # Environment:
@@ -89,6 +93,7 @@ NAME=history.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=${BENCH_RUNS:-10}
+ROUNDS=5
 SIZES=100,1000
 KIND=tables
 KEEP=0
@@ -97,6 +102,8 @@ while (($#)); do
     case $1 in
         -n | --runs) RUNS=${2:?--runs needs a number}; shift 2 ;;
         --runs=*) RUNS=${1#*=}; shift ;;
+        -r | --rounds) ROUNDS=${2:?--rounds needs a number}; shift 2 ;;
+        --rounds=*) ROUNDS=${1#*=}; shift ;;
         -s | --sizes) SIZES=${2:?--sizes needs SMALL,LARGE}; shift 2 ;;
         --sizes=*) SIZES=${1#*=}; shift ;;
         --kind) KIND=${2:?--kind needs tables or rows}; shift 2 ;;
@@ -108,6 +115,7 @@ while (($#)); do
 done
 
 positive_runs
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer, got '$ROUNDS'"
 [[ $SIZES =~ ^[1-9][0-9]*,[1-9][0-9]*$ ]] || die "--sizes must be SMALL,LARGE (two positive integers), got '$SIZES'"
 SMALL=$((10#${SIZES%,*}))
 LARGE=$((10#${SIZES#*,}))
@@ -296,28 +304,6 @@ verify() {
 # Measuring
 # ---------------------------------------------------------------------------------------
 
-# measure KEY [--runs N] [--prepare CMD] NAME CMD [NAME CMD]: one hyperfine run over the
-# commands (RUNS runs each unless --runs says otherwise), after 2 warm-up runs (page
-# cache), exported to $WORK/KEY.csv; hyperfine's report goes to stderr.
-measure() {
-    local key=$1 runs=$RUNS; shift
-    if [[ $1 == --runs ]]; then runs=$2; shift 2; fi
-    local -a args=(-N --warmup 2 --runs "$runs" --style basic --export-csv "$WORK/$key.csv")
-    if [[ $1 == --prepare ]]; then args+=(--prepare "$2"); shift 2; fi
-    while (($#)); do args+=(--command-name "$1" "$2"); shift 2; done
-    log ""
-    log "== $key"
-    hyperfine "${args[@]}" >&2 || die "hyperfine failed ($key)"
-}
-
-# field KEY NAME COLUMN: a column (median, mean, user, ...; seconds) of one command's row.
-field() {
-    awk -F, -v name="$2" -v col="$3" '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
-        $1 == name && c { print $c; found = 1; exit }
-        END { if (!found) exit 1 }' "$WORK/$1.csv" || die "no '$3' for '$2' in $1.csv"
-}
-
 ms() { awk -v s="$1" 'BEGIN { printf "%.1f ms", s * 1000 }'; }
 # ratio A B: A/B to two decimals, or n/a when B is 0 (a time too short to count).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) printf "n/a"; else printf "%.2f", a / b }'; }
@@ -338,16 +324,16 @@ row() {
     if [[ $7 == PASS || $7 == FAIL ]]; then RESULTS+=("$7 $1: $5 (target $6)"); fi
 }
 
-# compare KEY TITLE N OP TARGET: a., b. or c. from KEY.csv; OP <= judges botdb/diesel,
+# compare KEY TITLE N OP TARGET: a., b. or c. from KEY's rounds; OP <= judges botdb/diesel,
 # OP >= judges diesel/botdb.
 compare() {
     local key=$1 title=$2 n=$3 op=$4 target=$5 b d r
-    b=$(field "$key" botdb median)
+    b=$(pooled "$key" botdb median)
     if [[ -z $DIESEL ]]; then
         row "$title" "$n" "$(ms "$b")" "–" "–" "$op $target" "no diesel"
         return
     fi
-    d=$(field "$key" diesel median)
+    d=$(pooled "$key" diesel median)
     if [[ $op == '<=' ]]; then
         r=$(ratio "$b" "$d"); row "$title" "$n" "$(ms "$b")" "$(ms "$d")" "botdb/diesel ${r}x" "$op $target" "$(judge "$r" "$op" "$target")"
     else
@@ -361,7 +347,7 @@ compare() {
 
 log "botdb: $BOTDB ($("$BOTDB" --version 2>/dev/null || echo 'version unknown'))"
 log "diesel: ${DIESEL:-not installed}${DIESEL:+ ($("$DIESEL" --version 2>/dev/null | tr -s '[:space:]' ' ' || true))}"
-log "hyperfine: $(hyperfine --version); runs per command: $RUNS; sizes: $SMALL, $LARGE; scratch: $WORK"
+log "hyperfine: $(hyperfine --version); runs per command: $RUNS (more at N=$SMALL, see --help) in $ROUNDS rounds; sizes: $SMALL, $LARGE; scratch: $WORK"
 
 declare -A HIST=()
 for n in "$SMALL" "$LARGE"; do
@@ -375,12 +361,12 @@ UP=$WORK/up$LARGE.sqlite3
 # a. status on the up-to-date database.
 cmds=(botdb "$(q "$BOTDB" --database-url "sqlite://$UP" --migrations-dir "$DL" status)")
 if [[ -n $DIESEL ]]; then cmds+=(diesel "$(q "$DIESEL" migration pending --database-url "$UP" --migration-dir "$DL")"); fi
-measure "status-$LARGE" "${cmds[@]}"
+rounds "status-$LARGE" "$RUNS" "$ROUNDS" "${cmds[@]}"
 
 # b. no-op migrate on the same database.
 cmds=(botdb "$(q "$BOTDB" --database-url "sqlite://$UP" --migrations-dir "$DL" migrate)")
 if [[ -n $DIESEL ]]; then cmds+=(diesel "$(q "$DIESEL" migration run --database-url "$UP" --migration-dir "$DL")"); fi
-measure "noop-$LARGE" "${cmds[@]}"
+rounds "noop-$LARGE" "$RUNS" "$ROUNDS" "${cmds[@]}"
 
 # c. (and d.) applying everything to an empty database, at both sizes.
 for n in "$SMALL" "$LARGE"; do
@@ -390,27 +376,27 @@ for n in "$SMALL" "$LARGE"; do
     if [[ -n $SQLITE3 ]]; then cmds+=(sqlite3 "$(q "$SQLITE3" -batch -bail "$db" ".read \"$WORK/script$n.sql\"")"); fi
     runs=$((RUNS * LARGE / n))
     ((runs <= 10 * RUNS)) || runs=$((10 * RUNS))
-    measure "apply-$n" --runs "$runs" --prepare "$(q bash "$WORK/reset.sh" "$db" "$WORK/empty.sqlite3")" "${cmds[@]}"
+    rounds "apply-$n" "$runs" "$ROUNDS" --prepare "$(q bash "$WORK/reset.sh" "$db" "$WORK/empty.sqlite3")" "${cmds[@]}"
 done
 
 compare "status-$LARGE" "a. status, up to date" "$LARGE" '<=' "$BENCH_TARGET_STATUS"
 compare "noop-$LARGE" "b. no-op migrate, up to date" "$LARGE" '<=' "$BENCH_TARGET_NOOP"
 compare "apply-$LARGE" "c. apply all from empty" "$LARGE" '>=' "$BENCH_TARGET_APPLY_SPEEDUP"
 
-bs=$(field "apply-$SMALL" botdb user)
-bl=$(field "apply-$LARGE" botdb user)
+bs=$(pooled "apply-$SMALL" botdb user)
+bl=$(pooled "apply-$LARGE" botdb user)
 growth=$(ratio "$bl" "$bs")
 dcol="–"
 if [[ -n $DIESEL ]]; then
-    ds=$(field "apply-$SMALL" diesel user)
-    dl=$(field "apply-$LARGE" diesel user)
+    ds=$(pooled "apply-$SMALL" diesel user)
+    dl=$(pooled "apply-$LARGE" diesel user)
     dcol="$(ms "$ds") → $(ms "$dl") ($(times "$dl" "$ds"))"
 fi
 row "d. user CPU, apply from empty" "$SMALL → $LARGE" "$(ms "$bs") → $(ms "$bl")" "$dcol" \
     "botdb ${growth}x" "<= $BENCH_TARGET_CPU_GROWTH" "$(judge "$growth" '<=' "$BENCH_TARGET_CPU_GROWTH")"
 if [[ -n $SQLITE3 ]]; then
-    ss=$(field "apply-$SMALL" sqlite3 user)
-    sl=$(field "apply-$LARGE" sqlite3 user)
+    ss=$(pooled "apply-$SMALL" sqlite3 user)
+    sl=$(pooled "apply-$LARGE" sqlite3 user)
     row "d. reference: sqlite3 on the same SQL, user CPU" "$SMALL → $LARGE" "–" "–" \
         "$(ms "$ss") → $(ms "$sl") ($(times "$sl" "$ss"))" "–" "reference"
 fi

@@ -35,3 +35,52 @@ find_botdb() {
         [[ -x $BOTDB ]] || die "cargo build finished but $BOTDB does not exist"
     fi
 }
+
+# rounds KEY RUNS ROUNDS [--warmup N] [--prepare CMD] NAME CMD [NAME CMD]...: hyperfine in
+# ROUNDS rounds, each timing every command (in an order rotated by one from round to
+# round), the RUNS runs per command spread over them; round R is exported to
+# $WORK/KEY-R.json and its report goes to stderr. This machine's speed drifts by a third
+# within a minute, and one hyperfine call runs every run of a command before the next, so
+# it charged the drift to whichever command ran in the slow stretch: alternating makes
+# the commands share it.
+rounds() {
+    local key=$1 total=$2 count=$3 warmup=2 round runs i k
+    shift 3
+    local -a extra=() names=() commands=() args
+    if [[ $1 == --warmup ]]; then warmup=$2; shift 2; fi
+    if [[ $1 == --prepare ]]; then extra=(--prepare "$2"); shift 2; fi
+    while (($#)); do names+=("$1"); commands+=("$2"); shift 2; done
+    ((count <= total)) || count=$total
+    log ""
+    log "== $key: $total runs per command in $count rounds"
+    for ((round = 0; round < count; round++)); do
+        # The first TOTAL % COUNT rounds take one run more.
+        runs=$((total / count + (round < total % count ? 1 : 0)))
+        args=(-N --warmup "$warmup" --runs "$runs" --style basic "${extra[@]}"
+            --export-json "$WORK/$key-$round.json")
+        for ((i = 0; i < ${#names[@]}; i++)); do
+            k=$(((i + round) % ${#names[@]}))
+            args+=(--command-name "${names[k]}" "${commands[k]}")
+        done
+        hyperfine "${args[@]}" >&2 || die "hyperfine failed ($key, round $round)"
+    done
+}
+
+# pooled KEY NAME STAT: one command's figure over all rounds of KEY, in seconds: `median`
+# or `min` of all its times, or `user`, its mean user CPU time.
+pooled() {
+    python3 - "$2" "$3" "$WORK/$1"-[0-9]*.json <<'PY' || die "no $3 for $2 in $1"
+import json, statistics, sys
+name, stat, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
+times, user = [], 0.0
+for path in paths:
+    for r in json.load(open(path))["results"]:
+        if r["command"] == name:
+            times += r["times"]
+            user += r["user"] * len(r["times"])
+if not times:
+    sys.exit(1)
+value = {"median": statistics.median, "min": min}.get(stat)
+print(value(times) if value else user / len(times))
+PY
+}

@@ -9,9 +9,9 @@
 #            column botdb's status reads
 #   start    `botdb --version`: start-up and exit, no runtime, no database
 # The runs are split into rounds, and each round times the three commands in another
-# order: this machine's speed drifts by a third within a minute, which a single
-# hyperfine call (all runs of one command, then all of the next) would charge to
-# whichever command ran in the slow stretch.
+# order (bench/lib.sh's `rounds`): this machine's speed drifts by a third within a
+# minute, which a single hyperfine call (all runs of one command, then all of the next)
+# would charge to whichever command ran in the slow stretch.
 # It prints a markdown table with the minimum and the median of each command over all
 # rounds, the ratio status/sqlite3 of those medians (the issue's target is at most 1.5),
 # and the lowest and highest ratio of a single round.
@@ -82,29 +82,15 @@ DB=$WORK/up.sqlite3
 READ='SELECT version, run_on FROM __diesel_schema_migrations; SELECT version, checksum, state, detail FROM __botdb_migrations;'
 [[ -n $("$SQLITE3" -batch -bail "$DB" "$READ") ]] || die "sqlite3 read no bookkeeping from $DB"
 
-NAMES=(status sqlite3 start)
-COMMANDS=(
-    "$(q "$BOTDB" --database-url "sqlite://$DB" status)"
-    "$(q "$SQLITE3" -batch -bail "$DB" "$READ")"
-    "$(q "$BOTDB" --version)"
-)
-
-log "botdb: $BOTDB; runs: $RUNS in $ROUNDS rounds; scratch: $WORK"
-for ((round = 0; round < ROUNDS; round++)); do
-    # The runs spread over the rounds; the first RUNS % ROUNDS rounds take one more.
-    runs=$((RUNS / ROUNDS + (round < RUNS % ROUNDS ? 1 : 0)))
-    args=()
-    for ((i = 0; i < ${#NAMES[@]}; i++)); do
-        k=$(((i + round) % ${#NAMES[@]}))
-        args+=(-n "${NAMES[k]}" "${COMMANDS[k]}")
-    done
-    hyperfine -N --warmup 3 --runs "$runs" --style basic \
-        --export-json "$WORK/round-$round.json" "${args[@]}" >&2
-done
+log "botdb: $BOTDB; scratch: $WORK"
+rounds status "$RUNS" "$ROUNDS" --warmup 3 \
+    status "$(q "$BOTDB" --database-url "sqlite://$DB" status)" \
+    sqlite3 "$(q "$SQLITE3" -batch -bail "$DB" "$READ")" \
+    start "$(q "$BOTDB" --version)"
 
 # The minimum and median of each command over all rounds, in ms, the ratio of the
 # medians, and the range of the per-round ratios.
-python3 - "$WORK"/round-*.json <<'EOF'
+python3 - "$WORK"/status-[0-9]*.json <<'EOF'
 import json, statistics, sys
 times, ratios = {}, []
 for path in sys.argv[1:]:
