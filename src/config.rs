@@ -826,16 +826,35 @@ pub fn redact_urls(text: &str) -> String {
     text.split_inclusive('\n').map(redact_words).collect()
 }
 
-/// A message with every word that looks like a URL redacted.
+/// A message with every word that looks like a URL redacted. Only the URL itself is
+/// rewritten: quotes around it, and a terminal's colour codes, stay as they are.
 fn redact_words(message: &str) -> String {
+    let scheme = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.');
     message
         .split(' ')
         .map(|word| {
-            if word.contains("://") {
-                redact_unparsed(word)
-            } else {
-                word.to_string()
+            let Some(at) = word.find("://") else {
+                return word.to_string();
+            };
+            let start = word[..at]
+                .char_indices()
+                .rev()
+                .find(|&(_, c)| !scheme(c))
+                .map_or(0, |(i, c)| i + c.len_utf8());
+            // A quoted URL ends at the last matching quote (a password may hold one);
+            // otherwise at a colour code or the end of the line.
+            let end = match word[..start].chars().next_back() {
+                Some(quote @ ('\'' | '"')) => word.rfind(quote).filter(|&i| i > at),
+                _ => None,
             }
+            .or_else(|| word[at..].find(['\x1b', '\n', '\t']).map(|i| at + i))
+            .unwrap_or(word.len());
+            format!(
+                "{}{}{}",
+                &word[..start],
+                redact_unparsed(&word[start..end]),
+                &word[end..]
+            )
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -1230,6 +1249,20 @@ mod tests {
              tip: to pass it as a value, use '-- mysql://root:***@h/x'\n\nUsage: botdb\n"
         );
         assert_eq!(redact_urls("no url: here\n"), "no url: here\n");
+        // What surrounds a URL stays: quotes (one inside the password too), a colour, and
+        // the rest of a query after its password.
+        assert_eq!(
+            redact_urls("'postgres://h/db?password=x&sslmode=disable' found\n"),
+            "'postgres://h/db?password=***&sslmode=disable' found\n"
+        );
+        assert_eq!(
+            redact_urls("\x1b[33m'mysql://root:it's@h/db'\x1b[0m\n"),
+            "\x1b[33m'mysql://root:***@h/db'\x1b[0m\n"
+        );
+        assert_eq!(
+            redact_urls("--database-url=postgres://u:p@h/db\tx"),
+            "--database-url=postgres://u:***@h/db\tx"
+        );
     }
 
     #[test]

@@ -258,6 +258,14 @@ fn a_command_line_that_does_not_parse_is_a_json_error_too() -> TestResult {
             &["--format", "text", "check", "--json", "--to"][..],
             "'--to'",
         ),
+        // --json wins over --format, as it does when the line parses.
+        (
+            None,
+            &["status", "--json", "--format", "text", "-x"][..],
+            "'-x'",
+        ),
+        // What is missing is on the line after clap's first: it is in the message.
+        (None, &["--format", "json", "stamp"][..], "<VERSION>"),
     ] {
         let mut command = crate::support::botdb();
         if let Some(format) = env {

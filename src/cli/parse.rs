@@ -51,8 +51,9 @@ fn hide_unused_globals(mut command: clap::Command) -> clap::Command {
         if !CHANGING.contains(&name.as_str()) {
             hidden.push(direct_url.clone());
         }
-        // A subcommand that has an argument already does not get the global one: this
-        // hidden copy still parses (and reaches GlobalArgs) but is not listed.
+        // clap does not copy a global option into a subcommand that has an argument of
+        // its id already: this hidden copy takes its place, parses the same (and reaches
+        // GlobalArgs), but is not listed.
         command = command.mut_subcommand(&name, |sub| sub.args(hidden.into_iter().flatten()));
     }
     command
@@ -121,8 +122,15 @@ fn exit_after(error: clap::Error, args: &[OsString]) -> ! {
     }
     if asks_for_json(args) {
         let text = botdb::config::redact_urls(&error.render().to_string());
-        let first = text.lines().next().unwrap_or_default();
-        let message = first.trim_start_matches("error: ").to_string();
+        // The error is its first paragraph (what is missing may follow on its own lines).
+        let message = text
+            .lines()
+            .take_while(|line| !line.trim().is_empty())
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+            .trim_start_matches("error: ")
+            .to_string();
         let tip = text
             .lines()
             .find_map(|line| line.trim().strip_prefix("tip: "));
@@ -145,7 +153,8 @@ fn exit_after(error: clap::Error, args: &[OsString]) -> ! {
 }
 
 /// Whether the command line (or else `BOTDB_FORMAT`) asks for JSON output, read word by
-/// word since it did not parse: the last `--format`, or `--json`.
+/// word since it did not parse: `--json` anywhere (as for status and check, whose `--json`
+/// wins over `--format`), else the last `--format`.
 fn asks_for_json(args: &[OsString]) -> bool {
     let mut json = None;
     let mut words = args
@@ -155,7 +164,8 @@ fn asks_for_json(args: &[OsString]) -> bool {
         .take_while(|word| *word != Some("--"));
     while let Some(word) = words.next() {
         match word {
-            Some("--json" | "--format=json") => json = Some(true),
+            Some("--json") => return true,
+            Some("--format=json") => json = Some(true),
             Some("--format=text") => json = Some(false),
             Some("--format") => match words.next() {
                 Some(Some("json")) => json = Some(true),
@@ -344,6 +354,72 @@ mod tests {
         "x",
     ];
 
+    /// Every subcommand and alias.
+    const SUBCOMMANDS: &[&str] = &[
+        "migrate",
+        "upgrade",
+        "revert",
+        "downgrade",
+        "redo",
+        "status",
+        "current",
+        "history",
+        "print-sql",
+        "stamp",
+        "adopt",
+        "check",
+        "print-schema",
+        "verify",
+        "setup",
+        "reset",
+        "seed",
+        "resolve",
+        "completions",
+        "repair",
+        "new",
+        "generate",
+        "revision",
+    ];
+
+    /// Global options, each with its value if it takes one.
+    const GLOBALS: &[&[&str]] = &[
+        &["--database-url", "sqlite://a.db"],
+        &["--database-url=postgres://u:p@h/db"],
+        &["--direct-url", "postgres://u@h/db"],
+        &["--env", "prod"],
+        &["--migrations-dir", "m"],
+        &["--pool-size", "3"],
+        &["--connect-timeout", "2"],
+        &["--wait"],
+        &["--wait", "5"],
+        &["--wait=5"],
+        &["--lock-timeout", "3"],
+        &["--lock-lease", "9"],
+        &["-v"],
+        &["-vv"],
+        &["-q"],
+        &["--format", "json"],
+        &["--format=text"],
+    ];
+
+    /// What may follow a subcommand: its options (some subcommand's, at least), a value,
+    /// and the words that end options or ask for help.
+    const AFTER: &[&[&str]] = &[
+        &["--check"],
+        &["--json"],
+        &["--to", "x"],
+        &["--steps", "2"],
+        &["--all"],
+        &["-y"],
+        &["--offline"],
+        &["--dialect", "mysql"],
+        &["--allow-changed"],
+        &["bash"],
+        &["x"],
+        &["--"],
+        &["-h"],
+    ];
+
     proptest! {
         /// Whatever the one-subcommand definition accepts, the whole one reads the same way.
         #[test]
@@ -355,6 +431,30 @@ mod tests {
             let (full, reduced) = both(&args);
             if let Some(Ok(reduced)) = reduced {
                 prop_assert_eq!(full, Ok(reduced), "{:?}", words);
+            }
+        }
+
+        /// On lines built as users write them (options, a subcommand, its options), the
+        /// one-subcommand definition is used whenever the line parses, and reads it the
+        /// same way: the short path is the usual one, not a rare one.
+        #[test]
+        fn a_line_that_parses_parses_the_short_way(
+            before in proptest::collection::vec(0..GLOBALS.len(), 0..3),
+            sub in 0..SUBCOMMANDS.len(),
+            after in proptest::collection::vec(0..GLOBALS.len() + AFTER.len(), 0..4),
+        ) {
+            let mut words: Vec<&str> = before.iter().flat_map(|&i| GLOBALS[i].iter().copied()).collect();
+            words.push(SUBCOMMANDS[sub]);
+            for &i in &after {
+                let unit = GLOBALS.get(i).copied().unwrap_or_else(|| AFTER[i - GLOBALS.len()]);
+                words.extend(unit.iter().copied());
+            }
+            let args = argv(&words);
+            let (full, reduced) = both(&args);
+            match reduced {
+                Some(Ok(reduced)) => prop_assert_eq!(full, Ok(reduced), "{:?}", words),
+                Some(Err(_)) => prop_assert!(full.is_err(), "{:?}: only the whole definition parses it", words),
+                None => prop_assert!(false, "{:?}: no subcommand found", words),
             }
         }
     }
