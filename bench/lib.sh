@@ -67,7 +67,7 @@ rounds() {
 }
 
 # pooled KEY NAME STAT: one command's figure over all rounds of KEY, in seconds: `median`
-# or `min` of all its times, or `user`, its mean user CPU time.
+# of all its times, or `user`, its mean user CPU time.
 pooled() {
     python3 - "$2" "$3" "$WORK/$1"-[0-9]*.json <<'PY' || die "no $3 for $2 in $1"
 import json, statistics, sys
@@ -80,7 +80,6 @@ for path in paths:
             user += r["user"] * len(r["times"])
 if not times:
     sys.exit(1)
-value = {"median": statistics.median, "min": min}.get(stat)
-print(value(times) if value else user / len(times))
+print({"median": lambda: statistics.median(times), "user": lambda: user / len(times)}[stat]())
 PY
 }
